@@ -1,0 +1,152 @@
+"""Items: CRUD with owners, filters, ETag/If-Match, Idempotency-Key, and a cached read twin."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from reference_app.core.db import SessionDep
+from reference_app.core.deps import CurrentUser, SettingsDep, principal_limit
+from reference_app.core.errors import PreconditionRequired, problem_responses
+from reference_app.schemas.items import ItemCreate, ItemFilter, ItemId, ItemPage, ItemPublic, ItemReplace
+from reference_app.services import idempotency
+from reference_app.services import items as item_service
+
+router = APIRouter(
+    prefix="/items",
+    tags=["items"],
+    dependencies=[Depends(principal_limit("api", "default_limit"))],
+)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=512)]
+_ETAG_HEADER = {"ETag": {"description": "Entity tag of the current version.", "schema": {"type": "string"}}}
+
+
+@router.get(
+    "", operation_id="items_list", response_model=ItemPage, responses=problem_responses(401, 403, 422, 429)
+)
+async def list_items(user: CurrentUser, session: SessionDep, filters: Annotated[ItemFilter, Query()]) -> ItemPage:
+    rows, total = await item_service.list_items(session, user.id, filters)
+    return ItemPage(
+        items=[ItemPublic.model_validate(r) for r in rows], total=total, limit=filters.limit, offset=filters.offset
+    )
+
+
+@router.post(
+    "",
+    operation_id="items_create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemPublic,
+    responses={
+        201: {"headers": {"Location": {"description": "URL of the new item.", "schema": {"type": "string"}},
+                          **_ETAG_HEADER}},
+        **problem_responses(401, 403, 409, 413, 422, 429),
+    },
+)
+async def create_item(
+    request: Request,
+    body: ItemCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    if idempotency_key is not None:
+        digest = idempotency.fingerprint(body.model_dump_json().encode())
+        stored = await idempotency.claim(session, user.id, idempotency_key, digest)
+        if stored is not None:
+            headers = {"Idempotent-Replayed": "true"}
+            if stored.location:
+                headers["Location"] = stored.location
+            return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    try:
+        item = ItemPublic.model_validate(await item_service.create(session, user.id, body))
+    except Exception:
+        if idempotency_key is not None:
+            await idempotency.release(session, user.id, idempotency_key)
+        raise
+    location = str(request.url_for("items_read", item_id=item.id).path)
+    payload = json.loads(item.model_dump_json())
+    if idempotency_key is not None:
+        await idempotency.complete(session, user.id, idempotency_key, 201, payload, location)
+    return JSONResponse(payload, status_code=201, headers={"Location": location, "ETag": item_service.etag(item)})
+
+
+@router.get(
+    "/{item_id}",
+    name="items_read",
+    operation_id="items_read",
+    response_model=ItemPublic,
+    responses={200: {"headers": _ETAG_HEADER}, **problem_responses(401, 403, 404, 422, 429)},
+)
+async def read_item(item_id: ItemId, user: CurrentUser, session: SessionDep, response: Response) -> ItemPublic:
+    item = ItemPublic.model_validate(await item_service.get_owned(session, user.id, item_id))
+    response.headers["ETag"] = item_service.etag(item)
+    return item
+
+
+@router.get(
+    "/{item_id}/cached",
+    operation_id="items_read_cached",
+    response_model=ItemPublic,
+    responses={
+        200: {"headers": {**_ETAG_HEADER, "X-Cache": {"description": "hit or miss", "schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 404, 422, 429),
+    },
+)
+async def read_item_cached(
+    request: Request, item_id: ItemId, user: CurrentUser, session: SessionDep, settings: SettingsDep, response: Response
+) -> ItemPublic:
+    item, hit = await item_service.read_cached(
+        session, request.app.state.cache, settings.cache_key_prefix, settings.cache_ttl_s, user.id, item_id
+    )
+    metrics = request.app.state.metrics
+    if metrics is not None:
+        metrics.cache.labels("hit" if hit else "miss").inc()
+    response.headers["X-Cache"] = "hit" if hit else "miss"
+    response.headers["ETag"] = item_service.etag(item)
+    return item
+
+
+@router.put(
+    "/{item_id}",
+    operation_id="items_replace",
+    response_model=ItemPublic,
+    responses={200: {"headers": _ETAG_HEADER}, **problem_responses(401, 403, 404, 409, 412, 413, 422, 428, 429)},
+)
+async def replace_item(
+    request: Request,
+    item_id: ItemId,
+    body: ItemReplace,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ItemPublic:
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag you read, so concurrent edits are not lost.")
+    version = item_service.parse_if_match(if_match, item_id)
+    item = ItemPublic.model_validate(await item_service.replace(session, user.id, item_id, version, body))
+    await item_service.invalidate(request.app.state.cache, settings.cache_key_prefix, item_id)
+    request.app.state.hub.publish(f"item:{item_id}", item_service.event("item.updated", item, item_id))
+    response.headers["ETag"] = item_service.etag(item)
+    return item
+
+
+@router.delete(
+    "/{item_id}",
+    operation_id="items_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422, 429),
+)
+async def delete_item(
+    request: Request, item_id: ItemId, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    await item_service.delete(session, user.id, item_id)
+    await item_service.invalidate(request.app.state.cache, settings.cache_key_prefix, item_id)
+    request.app.state.hub.publish(f"item:{item_id}", item_service.event("item.deleted", None, item_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,168 @@
+"""Settings: one pydantic-settings class, prefix ``REFAPP_``, reached through ``get_settings()``.
+
+Every backend is chosen here so that tests and the harness can build the app they need with
+``create_app(Settings(...))`` instead of patching globals.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Literal, Self
+
+from limits import parse as parse_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Anything that appears in docs, examples or this file is by definition not a secret.
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-please-0123456789"  # noqa: S105 - the known-unsafe default
+MIN_SECRET_BYTES = 32
+
+
+class Env(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised at start-up: a production app must not run with a guessable secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFAPP_", env_file=None, extra="ignore", frozen=True)
+
+    env: Env = Env.DEV
+    app_name: str = "reference-app"
+    debug: bool = False
+    docs_enabled: bool = True
+
+    # Backends: SQLite + in-memory cache/limiter unless URLs say otherwise.
+    database_url: str = "sqlite+aiosqlite:///./var/refapp.db"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_statement_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+    db_echo: bool = False
+    redis_url: str | None = None
+    redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
+
+    # Auth.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "refapp"
+    jwt_audience: str = "refapp-api"
+    jwt_leeway_s: int = Field(default=10, ge=0, le=300)
+    access_token_ttl_s: int = Field(default=900, ge=10, le=86_400)
+    refresh_token_ttl_s: int = Field(default=7 * 86_400, ge=60, le=90 * 86_400)
+    # Tuned down from argon2's defaults (see tests/bench): login must not be the first thing to melt under load.
+    argon2_time_cost: int = Field(default=2, ge=1, le=10)
+    argon2_memory_cost_kib: int = Field(default=19_456, ge=1024, le=1_048_576)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    seed_admin_email: str | None = None
+    seed_admin_password: SecretStr | None = None
+    # Service clients for the client-credentials flow, "client_id:secret:scope1 scope2" separated by commas.
+    service_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Cache.
+    cache_ttl_s: int = Field(default=60, ge=1, le=86_400)
+    cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+
+    # Rate limiting (the `limits` library's notation, e.g. "5/minute").
+    rate_limit_enabled: bool = True
+    rate_limit_fail_open: bool = True
+    default_limit: str = "600/minute"
+    login_limit: str = "10/minute"
+    signup_limit: str = "20/hour"
+    reset_limit: str = "5/hour"
+    lab_limit: str = "50/second"
+    # Peers whose X-Forwarded-For is believed; everyone else is keyed by the socket address.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # HTTP surface.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    middleware: Literal["full", "bare"] = "full"
+    access_log: bool = True
+    gzip_min_size: int = Field(default=1024, ge=0)
+    max_json_bytes: int = Field(default=1_048_576, ge=1024)
+    threadpool_size: int = Field(default=40, ge=1, le=1000)
+
+    # Files.
+    storage_dir: str = "./var/files"
+    max_upload_bytes: int = Field(default=10 * 1_048_576, ge=1)
+    max_upload_files: int = Field(default=20, ge=1, le=1000)
+    max_multipart_fields: int = Field(default=50, ge=1, le=1000)
+    max_multipart_part_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_range_parts: int = Field(default=1, ge=1, le=100)
+
+    # Observability.
+    log_level: str = "INFO"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
+    otel_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
+    metrics_enabled: bool = True
+
+    # Outbound calls to the pricing downstream (docs/downstream.md). Unset URL: quotes answer 503.
+    pricing_url: str | None = None
+    pricing_connect_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    pricing_read_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    pricing_write_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    pricing_pool_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    pricing_total_timeout_s: float = Field(default=2.0, gt=0, le=120)  # every attempt and backoff
+    pricing_max_attempts: int = Field(default=3, ge=1, le=10)  # GETs only
+    pricing_backoff_initial_s: float = Field(default=0.05, ge=0, le=10)
+    pricing_backoff_max_s: float = Field(default=0.5, ge=0, le=30)
+    pricing_breaker_enabled: bool = True
+    pricing_breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    pricing_breaker_reset_s: float = Field(default=5.0, gt=0, le=3600)
+    pricing_bulkhead_size: int = Field(default=50, ge=1, le=10_000)
+    pricing_bulkhead_wait_s: float = Field(default=0.05, ge=0, le=30)
+    pricing_max_connections: int = Field(default=100, ge=1, le=10_000)
+    pricing_max_keepalive: int = Field(default=20, ge=0, le=10_000)
+    pricing_max_response_bytes: int = Field(default=16_384, ge=256, le=10_485_760)
+    pricing_stale_ttl_s: int = Field(default=3600, ge=1, le=7 * 86_400)
+
+    @field_validator("service_clients", "trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_limit", "login_limit", "signup_limit", "reset_limit", "lab_limit")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        parse_limit(value)  # raises ValueError with the library's own message
+        return value
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Self:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("CORS: a '*' origin together with credentials is refused (browsers would leak cookies)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cache_key_prefix(self) -> str:
+        return f"refapp:{self.env.value}"
+
+    def check_safe(self) -> None:
+        """Refuse to run outside dev/test with a default or short JWT secret."""
+        if self.env is not Env.PROD:
+            return
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+            raise UnsafeSettingsError(
+                f"REFAPP_JWT_SECRET must be set to a random value of at least {MIN_SECRET_BYTES} bytes in prod"
+            )
+        if self.debug:
+            raise UnsafeSettingsError("REFAPP_DEBUG must be off in prod")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

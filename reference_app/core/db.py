@@ -1,0 +1,78 @@
+"""Async SQLAlchemy engine and sessions, one engine per app instance (built in the lifespan).
+
+The schema comes from Alembic; ``create_all`` exists only for in-process tests (``Env.TEST``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from reference_app.core.config import Settings
+from reference_app.core.errors import ServiceUnavailable
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    url = settings.database_url
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
+    if settings.is_sqlite:
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+            # One shared connection, or every session would see its own empty database.
+            kwargs |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        else:
+            kwargs |= {"connect_args": {"timeout": settings.db_pool_timeout_s}}
+    else:
+        kwargs |= {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout_s,
+            "pool_recycle": 1800,
+        }
+        if url.startswith("postgresql+asyncpg"):
+            # A slow query becomes a bounded 503 instead of a pinned connection.
+            kwargs["connect_args"] = {
+                "server_settings": {"statement_timeout": str(settings.db_statement_timeout_ms)},
+                "timeout": settings.db_pool_timeout_s,
+            }
+    engine = create_async_engine(url, **kwargs)
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; commit is explicit in services, rollback on any error."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    session = maker()
+    try:
+        yield session
+    except PoolTimeoutError as exc:
+        await session.rollback()
+        raise ServiceUnavailable("The database is busy; retry shortly.", headers={"Retry-After": "1"}) from exc
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

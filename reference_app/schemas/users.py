@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from reference_app.schemas.common import InputModel, OutputModel
+
+
+class UserCreate(InputModel):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=128)
+    full_name: str | None = Field(default=None, max_length=200)
+
+
+class UserUpdate(InputModel):
+    full_name: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+
+
+class UserPublic(OutputModel):
+    id: int
+    email: EmailStr
+    full_name: str | None
+    role: Literal["user", "admin"]
+    is_active: bool
+    created_at: datetime
+
+
+class UserPage(OutputModel):
+    items: list[UserPublic]
+    total: int
+    limit: int
+    offset: int

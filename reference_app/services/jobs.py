@@ -1,0 +1,98 @@
+"""Background jobs: recorded in the request, run after the response on a session of their own.
+
+The request's session is closed by the time a ``BackgroundTasks`` callable runs, so the runner
+takes the app's sessionmaker and opens (and closes) its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reference_app.core.context import request_id_var
+from reference_app.core.errors import NotFound
+from reference_app.core.telemetry import Metrics
+from reference_app.models import AuditEvent, Item, Job, JobStatus, User
+from reference_app.schemas.jobs import ItemReport, JobKind
+
+log = logging.getLogger("refapp.jobs")
+
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+CENTS = Decimal("0.01")
+
+
+async def create_job(session: AsyncSession, owner: User, kind: JobKind) -> Job:
+    job = Job(owner_id=owner.id, kind=kind, status=JobStatus.PENDING.value)
+    session.add(job)
+    await session.flush()  # assigns the id the audit row refers to
+    session.add(AuditEvent(actor_id=owner.id, action="job.create", target=f"job:{job.id}",
+                           request_id=request_id_var.get()))
+    await session.commit()
+    return job
+
+
+async def get_owned(session: AsyncSession, owner: User, job_id: str) -> Job:
+    if not JOB_ID.match(job_id):
+        raise NotFound("Job not found.")
+    job = await session.scalar(select(Job).where(Job.id == job_id, Job.owner_id == owner.id))
+    if job is None:
+        raise NotFound("Job not found.")
+    return job
+
+
+async def item_report(session: AsyncSession, owner_id: int) -> ItemReport:
+    count, total = (await session.execute(
+        select(func.count(Item.id), func.coalesce(func.sum(Item.price), 0)).where(Item.owner_id == owner_id)
+    )).one()
+    rows = await session.execute(
+        select(Item.category, func.count(Item.id)).where(Item.owner_id == owner_id)
+        .group_by(Item.category).order_by(Item.category)
+    )
+    by_category = {str(category): int(n) for category, n in rows}
+    # str() first: SQLite may hand back a float, and Decimal(float) would carry its binary error.
+    total_value = Decimal(str(total)).quantize(CENTS)
+    return ItemReport(count=count, total_value=f"{total_value:.2f}", by_category=by_category)
+
+
+async def run_job(
+    maker: async_sessionmaker[AsyncSession], job_id: str, metrics: Metrics | None, request_id: str | None
+) -> None:
+    """Never raises: a background failure is recorded on the job, not thrown at the server."""
+    token = request_id_var.set(request_id)
+    outcome = JobStatus.FAILED
+    try:
+        async with maker() as session:
+            job = await session.get(Job, job_id)
+            if job is None:
+                log.warning("job vanished before it ran", extra={"job_id": job_id})
+                return
+            owner_id, kind = job.owner_id, job.kind
+            job.status = JobStatus.RUNNING.value
+            await session.commit()
+            result: dict[str, object] | None = None
+            try:
+                result = (await item_report(session, owner_id)).model_dump()
+                outcome = JobStatus.DONE
+            except Exception:
+                log.exception("job failed", extra={"job_id": job_id, "kind": kind})
+                await session.rollback()
+            job = await session.get_one(Job, job_id)  # re-read: a rollback expires the instance
+            job.status = outcome.value
+            job.result = result
+            # The exception text can hold SQL or paths; the owner gets a fixed message.
+            job.error = None if result is not None else f"The job failed (request id {request_id or 'n/a'})."
+            job.finished_at = datetime.now(UTC)
+            session.add(AuditEvent(actor_id=owner_id, action=f"job.{outcome.value}", target=f"job:{job_id}",
+                                   request_id=request_id))
+            await session.commit()
+    except Exception:
+        log.exception("job bookkeeping failed", extra={"job_id": job_id})
+    finally:
+        if metrics is not None:
+            metrics.jobs.labels(outcome.value).inc()
+        request_id_var.reset(token)

@@ -1,0 +1,1 @@
+"""Results to decisions and documents: statistics, quality gates, HTML/Markdown/JUnit reports."""

@@ -1,0 +1,3 @@
+"""Root conftest: shared fixtures come from plugin modules in tests/utils."""
+
+pytest_plugins = ["tests.utils.app_fixtures"]

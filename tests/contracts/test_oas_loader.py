@@ -1,0 +1,87 @@
+"""Loading documents from files and URLs, JSON and YAML, and rejecting what isn't OpenAPI 3."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from openapi_docs import item_schema, response_doc
+
+from contracts.loader import load_document
+from harness.exitcodes import USAGE, HarnessError
+
+Serve = Callable[[dict[str, str]], str]
+DOCUMENT = response_doc(item_schema())
+
+
+def test_json_file(tmp_path: Path) -> None:
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(DOCUMENT))
+    assert load_document(path) == DOCUMENT
+
+
+def test_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(DOCUMENT))
+    assert load_document(str(path)) == DOCUMENT
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"swagger": "2.0", "paths": {}}', "Swagger/OpenAPI 2.0 is not supported"),
+        ('{"openapi": "4.0.0", "paths": {}}', "not an OpenAPI 3.x document"),
+        ("[1, 2]", "expected a mapping"),
+        ('{"openapi": "3.1.0", "paths": []}', "'paths' must be a mapping"),
+        ("openapi: [unclosed", "neither valid JSON nor valid YAML"),
+    ],
+)
+def test_invalid_documents_are_usage_errors(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(HarnessError, match=message) as info:
+        load_document(path)
+    assert info.value.exit_code == USAGE
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="no such file") as info:
+        load_document(tmp_path / "nope.json")
+    assert info.value.exit_code == USAGE
+
+
+def test_url_through_an_injected_transport() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/openapi.yaml":
+            return httpx.Response(200, text=yaml.safe_dump(DOCUMENT))
+        return httpx.Response(404)
+
+    transport = httpx.MockTransport(handler)
+    assert load_document("https://api.example.test/openapi.yaml", transport=transport) == DOCUMENT
+    assert seen == ["https://api.example.test/openapi.yaml"]
+    with pytest.raises(HarnessError, match="HTTP 404") as info:
+        load_document("https://api.example.test/missing.json", transport=transport)
+    assert info.value.exit_code == USAGE
+
+
+def test_url_from_a_local_http_server(serve: Serve) -> None:
+    base = serve({"/openapi.json": json.dumps(DOCUMENT)})
+    assert load_document(f"{base}/openapi.json") == DOCUMENT
+    with pytest.raises(HarnessError, match="HTTP 404"):
+        load_document(f"{base}/other.json")
+
+
+def test_unreachable_url_is_a_usage_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(HarnessError, match="cannot fetch") as info:
+        load_document("http://127.0.0.1:9/openapi.json", transport=httpx.MockTransport(refuse))
+    assert info.value.exit_code == USAGE

@@ -1,0 +1,54 @@
+"""End to end: a tiny io experiment against the real reference app, results.json checked against
+the schema. Excluded by default (``-m load`` to run): it starts servers and Locust processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from load.runner import RunOptions, run_experiment
+from load.schema import SCHEMA_PATH
+
+pytestmark = [pytest.mark.load, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _validate(path: Path) -> dict:  # type: ignore[type-arg]
+    doc = json.loads(path.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
+    return doc
+
+
+def test_tiny_io_experiment(tmp_path: Path) -> None:
+    lines: list[str] = []
+    opts = RunOptions(users=10, rounds=2, round_seconds=1.5, warmup=0.5, output=tmp_path, seed=3)
+    doc = run_experiment("io", opts, progress=lines.append)
+    results = _validate(tmp_path / "results.json")
+    assert results["run_id"] == doc["run_id"]
+    assert [a["name"] for a in results["arms"]] == ["io_sync", "io_async"]
+    measured = [r for r in results["rounds"] if not r["warmup"]]
+    assert len(measured) == 4 and [r["arm"] for r in measured] == ["io_sync", "io_async", "io_async", "io_sync"]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in measured)
+    assert {a["bound"]["kind"] for a in results["arms"]} == {"thread_pool", "littles_law"}
+    assert {c["metric"] for c in results["comparisons"]} == {"rps", "p95_ms", "p99_ms"}
+    assert any("round 1/2" in line and "live" in line for line in lines)  # progress lines
+    assert (tmp_path / "logs" / "server-s0.log").exists()
+
+
+def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
+    out = tmp_path / "aa"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "load", "run", "io", "--aa", "--users", "10", "--rounds", "2",
+         "--round-seconds", "2", "--warmup", "0", "--processes", "2", "-o", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode in (0, 3), proc.stderr[-2000:]  # 3: noisy machine or saturated, still a document
+    results = _validate(out / "results.json")
+    assert [a["name"] for a in results["arms"]] == ["io_async", "io_async_b"]
+    assert results["config"]["processes"] == 2 and results["config"]["aa"] is True
+    assert all(r["requests"] > 0 for r in results["rounds"])
+    assert "io_async_b round 2/2" in proc.stdout

@@ -1,0 +1,107 @@
+"""harness.server against real processes: a tiny ASGI app under uvicorn (no reference_app needed)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.server import ServerConfig, ServerError, ServerProcess, build_env, free_port
+
+APP = textwrap.dedent('''
+    import os
+
+    def create_app():
+        mode = os.environ.get("REFAPP_STUB_MODE", "ok")
+        if mode == "crash":
+            raise SystemExit("stub: refusing to start")
+
+        async def app(scope, receive, send):
+            if scope["type"] == "lifespan":
+                while True:
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        await send({"type": "lifespan.startup.complete"})
+                    elif message["type"] == "lifespan.shutdown":
+                        await send({"type": "lifespan.shutdown.complete"})
+                        return
+            status = 503 if mode == "unready" else 200
+            body = os.environ.get("REFAPP_STUB_BODY", "ok").encode()
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": body})
+        return app
+''')
+
+
+@pytest.fixture
+def stub_dir(tmp_path: Path) -> Path:
+    (tmp_path / "stubapp_srv.py").write_text(APP)
+    return tmp_path
+
+
+def config(stub_dir: Path, **kw: object) -> ServerConfig:
+    values: dict[str, object] = {"app": "stubapp_srv:create_app", "cwd": stub_dir, "migrate_cmd": None,
+                                 "ready_timeout_s": 20.0, "stop_timeout_s": 5.0}
+    values.update(kw)
+    return ServerConfig(**values)  # type: ignore[arg-type]
+
+
+def test_starts_serves_and_tears_down(stub_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with ServerProcess(config(stub_dir, env={"REFAPP_STUB_BODY": "hello-env"}), log_path=log) as srv:
+        assert srv.base_url.startswith("http://127.0.0.1:")
+        status, body = srv.get("/anything")
+        assert (status, body) == (200, b"hello-env")  # REFAPP_* reached the server
+        pid = srv.pid
+        assert srv.alive() and psutil.pid_exists(pid)
+        assert srv.all_pids()[0] == pid
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert "ready at" in log.read_text()
+
+
+def test_early_exit_is_reported_with_the_log_tail(stub_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ServerError) as err, ServerProcess(config(stub_dir, env={"REFAPP_STUB_MODE": "crash"}),
+                                                          log_path=tmp_path / "s.log"):
+        pass
+    assert "before becoming ready" in str(err.value)
+    assert err.value.exit_code == 3
+
+
+def test_readiness_wait_is_bounded(stub_dir: Path, tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    cfg = config(stub_dir, env={"REFAPP_STUB_MODE": "unready"}, ready_timeout_s=2.0)
+    srv = ServerProcess(cfg, log_path=tmp_path / "s.log")
+    with pytest.raises(ServerError, match="not ready within"):
+        srv.start()
+    assert time.monotonic() - t0 < 15
+    assert not srv.alive()
+
+
+def test_failed_migration_stops_before_serving(stub_dir: Path, tmp_path: Path) -> None:
+    cfg = config(stub_dir, migrate_cmd=("-c", "raise SystemExit(4)"))
+    with pytest.raises(ServerError, match="migrations failed"):
+        ServerProcess(cfg, log_path=tmp_path / "s.log").start()
+
+
+def test_env_passes_refapp_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFAPP_X", "1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nope")
+    env = build_env({"REFAPP_Y": "2"})
+    assert env["REFAPP_X"] == "1" and env["REFAPP_Y"] == "2" and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_commands() -> None:
+    port = free_port()
+    uv = ServerConfig().command(port)
+    assert uv[1:4] == ["-m", "uvicorn", "--factory"] and uv[uv.index("--host") + 1] == "127.0.0.1"
+    gu = ServerConfig(server="gunicorn", workers=3).command(port)
+    assert gu[1:3] == ["-m", "gunicorn"] and gu[gu.index("-w") + 1] == "3"
+    assert gu[gu.index("-b") + 1] == f"127.0.0.1:{port}" and gu[-1] == "reference_app.main:create_app()"
+    with pytest.raises(Exception, match="one worker"):
+        ServerConfig(server="uvicorn", workers=2)

@@ -1,0 +1,214 @@
+"""Shared machinery of the adversarial suite (tests/security).
+
+* ``client`` / ``client_for`` are the shared fixtures with a response hook: every response any
+  case receives is recorded, and an autouse guard fails the case if one of them was a 5xx.
+  Cases that *provoke* a 500 on purpose build their own client and say so.
+* ``expect(response, status)``: the exact status, and never a 5xx.
+* ``probed(...)``: runs an attack while ``/health/live`` probes run concurrently; the probes must
+  all succeed and their worst latency must stay within a multiple of a baseline measured in the
+  same test (bounded time without wall-clock assertions).
+* ``live_server``: one real uvicorn process on 127.0.0.1 (free port, file SQLite, private TMPDIR)
+  for the cases that need real sockets, chunked bodies or ``/proc/<pid>/fd``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from harness.server import ServerConfig, ServerProcess
+from tests.utils.app_fixtures import FAST_HASH, JWT_SECRET, open_client
+
+T = TypeVar("T")
+
+#: A probe during an attack may be this many times slower than the slowest baseline probe.
+PROBE_FACTOR = 50.0
+BASELINE_PROBES = 10
+
+
+# ---- 5xx guard ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seen_responses() -> list[httpx.Response]:
+    return []
+
+
+def _recording(client: httpx.AsyncClient, seen: list[httpx.Response]) -> httpx.AsyncClient:
+    async def record(response: httpx.Response) -> None:
+        seen.append(response)
+
+    client.event_hooks["response"].append(record)
+    return client
+
+
+@pytest.fixture
+async def client(app: FastAPI, seen_responses: list[httpx.Response]) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in open_client(app):
+        yield _recording(c, seen_responses)
+
+
+@pytest.fixture
+def client_for(seen_responses: list[httpx.Response]) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def cm(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+        async for c in open_client(app):
+            yield _recording(c, seen_responses)
+
+    return cm
+
+
+@pytest.fixture(autouse=True)
+def _no_5xx(seen_responses: list[httpx.Response]) -> Iterator[None]:
+    yield
+    errors = [f"{r.request.method} {r.request.url.path} -> {r.status_code}" for r in seen_responses
+              if r.status_code >= 500]
+    assert not errors, f"5xx responses during the case: {errors}"
+
+
+def expect(response: httpx.Response, status: int) -> httpx.Response:
+    """The exact status, and in any case no server error."""
+    assert response.status_code < 500, f"server error {response.status_code}: {response.text[:500]}"
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url.path}: expected {status}, "
+        f"got {response.status_code}: {response.text[:500]}"
+    )
+    return response
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    expect(response, status)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    return body
+
+
+# ---- bounded time: attack + concurrent liveness probes ------------------------------------
+
+
+@dataclass
+class ProbeReport:
+    baseline_s: float
+    latencies_s: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    @property
+    def limit_s(self) -> float:
+        return PROBE_FACTOR * self.baseline_s
+
+
+async def _probe(client: httpx.AsyncClient) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    r = await client.get("/health/live")
+    return r.status_code, time.perf_counter() - t0
+
+
+async def probed(probe_client: httpx.AsyncClient, attack: Awaitable[T], *, min_probes: int = 3) -> tuple[T, ProbeReport]:
+    """Run ``attack`` while liveness probes run back to back; assert they stayed fast and green.
+
+    The baseline is the slowest of a few sequential probes taken just before, in the same test,
+    against the same target, so the bound adapts to the box instead of naming a wall-clock time.
+    """
+    await _probe(probe_client)  # warm-up (connection, first-route compile)
+    baseline = [await _probe(probe_client) for _ in range(BASELINE_PROBES)]
+    assert all(s == 200 for s, _ in baseline)
+    report = ProbeReport(baseline_s=max(statistics.median(t for _, t in baseline) * 3,
+                                        max(t for _, t in baseline)))
+    task: asyncio.Future[T] = asyncio.ensure_future(attack)
+    while not task.done() or len(report.latencies_s) < min_probes:
+        status, elapsed = await _probe(probe_client)
+        report.statuses.append(status)
+        report.latencies_s.append(elapsed)
+        await asyncio.sleep(0.002)
+    result = await task
+    assert report.statuses and all(s == 200 for s in report.statuses), report.statuses
+    worst = max(report.latencies_s)
+    assert worst <= report.limit_s, (
+        f"/health/live stalled during the attack: worst {worst * 1000:.1f} ms > "
+        f"{PROBE_FACTOR:.0f} x baseline {report.baseline_s * 1000:.2f} ms"
+    )
+    return result, report
+
+
+# ---- a real server ------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    proc: ServerProcess
+    root: Path
+    storage_dir: Path
+    tmp_dir: Path
+    log_path: Path
+    max_upload_bytes: int
+
+    @property
+    def base_url(self) -> str:
+        return self.proc.base_url
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def open_fds(self) -> list[str]:
+        """Targets of the server process's open file descriptors (Linux /proc)."""
+        fd_dir = Path(f"/proc/{self.pid}/fd")
+        targets = []
+        for entry in fd_dir.iterdir():
+            try:
+                targets.append(os.readlink(entry))
+            except OSError:
+                continue  # closed between listdir and readlink
+        return targets
+
+    def client(self, **kw: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30.0, trust_env=False, **kw)
+
+
+LIVE_MAX_UPLOAD = 3 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("live-server")
+    storage, tmp = root / "files", root / "tmp"
+    storage.mkdir()
+    tmp.mkdir()
+    env = {
+        "REFAPP_ENV": "test",  # create_all on start-up (test + SQLite); no Alembic run needed
+        "REFAPP_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'refapp.db'}",
+        "REFAPP_STORAGE_DIR": str(storage),
+        "REFAPP_JWT_SECRET": JWT_SECRET,
+        "REFAPP_ACCESS_LOG": "false",
+        "REFAPP_LOG_LEVEL": "WARNING",
+        "REFAPP_REDIS_URL": "",
+        "REFAPP_OTEL_EXPORTER": "none",
+        "REFAPP_MAX_UPLOAD_BYTES": str(LIVE_MAX_UPLOAD),
+        "REFAPP_DEFAULT_LIMIT": "100000/minute",
+        "REFAPP_LOGIN_LIMIT": "100000/minute",
+        "REFAPP_SIGNUP_LIMIT": "100000/minute",
+        "REFAPP_RESET_LIMIT": "100000/minute",
+        "REFAPP_ARGON2_TIME_COST": str(FAST_HASH["argon2_time_cost"]),
+        "REFAPP_ARGON2_MEMORY_COST_KIB": str(FAST_HASH["argon2_memory_cost_kib"]),
+        # The server's tempfile.gettempdir(): spooled uploads roll over to disk here, nowhere else.
+        "TMPDIR": str(tmp),
+    }
+    config = ServerConfig(env=env, migrate_cmd=None, ready_timeout_s=30.0, stop_timeout_s=5.0)
+    proc = ServerProcess(config, log_path=root / "server.log")
+    proc.start()
+    try:
+        yield LiveServer(proc, root, storage, tmp, root / "server.log", LIVE_MAX_UPLOAD)
+    finally:
+        proc.stop()

@@ -1,0 +1,1 @@
+"""Unit layer: in-process only (ASGI transport, in-memory SQLite); no network, no containers."""

@@ -1,0 +1,113 @@
+"""Summaries, comparisons, saturation and validity on synthetic rounds (load.analysis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from load import analysis
+from tests.unit.load.synthetic import ARMS, make_round, two_arm_rounds
+
+
+def test_summary_uses_medians_of_measured_rounds_only() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[0]["rps"] = 1e9  # a warm-up must never count
+    s = analysis.summarize(rounds, ARMS)
+    assert s["A"]["rounds"] == 3 and s["A"]["rps_median"] == 110
+    assert s["B"]["rps_median"] == 420
+    assert s["A"]["measured_over_bound"] == pytest.approx(110 / 200)
+    assert s["B"]["measured_over_bound"] == pytest.approx(420 / 500)
+    assert s["A"]["p95_ms_median"] == 101
+
+
+def test_clear_difference_is_significant() -> None:
+    rounds = two_arm_rounds((100, 110, 120, 105, 115), (400, 420, 440, 410, 430))
+    c = analysis.compare(rounds, "B", "A", "rps")
+    assert c["verdict"] == "numerator higher"
+    assert c["low"] > 1 and c["estimate"] == pytest.approx(420 / 110)
+    lower = analysis.compare(rounds, "A", "B", "rps")
+    assert lower["verdict"] == "numerator lower"
+
+
+def test_identical_arms_show_no_difference() -> None:
+    rounds = two_arm_rounds((100, 120, 110), (115, 105, 112))
+    for metric in analysis.METRICS:
+        assert analysis.compare(rounds, "B", "A", metric)["verdict"] == analysis.NO_DIFFERENCE
+
+
+def test_comparisons_are_every_arm_against_the_first() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    cs = analysis.comparisons_for(rounds, ["A", "B"], invalid_reason=None)
+    assert [(c["numerator"], c["denominator"], c["metric"]) for c in cs] == [
+        ("B", "A", "rps"), ("B", "A", "p95_ms"), ("B", "A", "p99_ms")]
+    assert analysis.comparisons_for(rounds, ["A"], invalid_reason=None) == []
+
+
+def test_missing_data_is_reported_not_crashed() -> None:
+    rounds = two_arm_rounds((100, 110), (0.0, 0.0))
+    assert analysis.compare(rounds, "B", "A", "rps")["verdict"].startswith("invalid:")
+
+
+@pytest.mark.parametrize(("cpu", "flag"), [(89.9, False), (90.0, True), (99.0, True), (10.0, False)])
+def test_saturation_threshold(cpu: float, flag: bool) -> None:
+    assert analysis.is_saturated(cpu) is flag
+
+
+def test_saturated_round_invalidates_run_and_verdicts() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[3]["generator_cpu_percent"], rounds[3]["saturated"] = 97.0, True
+    s = analysis.summarize(rounds, ARMS)
+    v = analysis.validity(rounds, s)
+    assert v["valid"] is False and v["reasons"] == [analysis.SATURATED_REASON]
+    cs = analysis.comparisons_for(rounds, ["A", "B"], invalid_reason=analysis.SATURATED_REASON)
+    assert {c["verdict"] for c in cs} == {analysis.SATURATED_REASON}
+
+
+def test_saturated_warmup_does_not_invalidate() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[0]["saturated"] = True
+    assert analysis.validity(rounds, analysis.summarize(rounds, ARMS))["valid"] is True
+
+
+def test_error_rate_above_threshold_is_invalid() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    for r in rounds:
+        if r["arm"] == "B":
+            r["errors"] = r["requests"] // 10
+    v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
+    assert not v["valid"] and "arm B error rate" in v["reasons"][0]
+
+
+def test_aa_with_a_difference_is_invalid() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    s = analysis.summarize(rounds, ARMS)
+    cs = analysis.comparisons_for(rounds, ["A", "B"], invalid_reason=None)
+    assert not analysis.validity(rounds, s, aa=True, comparisons=cs)["valid"]
+    same = two_arm_rounds((100, 120, 110), (115, 105, 112))
+    cs2 = analysis.comparisons_for(same, ["A", "B"], invalid_reason=None)
+    assert analysis.validity(same, analysis.summarize(same, ARMS), aa=True, comparisons=cs2)["valid"]
+
+
+def test_rate_limited_arm_is_judged_on_accepted_throughput() -> None:
+    arms = [{"name": "L", "server": "uvicorn", "workers": 1, "expected_429_fraction": 0.75,
+             "bound": {"kind": "rate_limit", "rps": 50.0, "explanation": "z"}}]
+    rounds = [make_round(i, "L", 200.0, 5.0, requests=1000, rate_limited=750) for i in range(3)]
+    s = analysis.summarize(rounds, arms)["L"]
+    assert s["rate_limited_fraction"] == pytest.approx(0.75)
+    assert s["accepted_rps_median"] == pytest.approx(50.0)
+    assert s["measured_over_bound"] == pytest.approx(1.0)
+    assert s["expected_429_fraction_at_measured_load"] == pytest.approx(0.75)
+
+
+def test_noisy_neighbours_are_noted_not_invalidating() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[2]["other_cpu_percent"] = 150.0
+    v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
+    assert v["valid"] and any("other processes" in n for n in v["notes"])
+
+
+def test_checks_are_summed_over_measured_rounds() -> None:
+    rounds = two_arm_rounds((100, 110), (100, 110))
+    rounds[0]["counters"] = {"cache_mismatches": 99}  # warm-up
+    rounds[2]["counters"] = {"cache_mismatches": 2, "users_ready": 20}
+    rounds[3]["counters"] = {"cache_mismatches": 1}
+    assert analysis.aggregate_checks(rounds)["cache_mismatches"] == 3

@@ -1,0 +1,51 @@
+"""Theoretical bounds and the expected 429 share (load.analysis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from load.analysis import (
+    bound_for,
+    expected_429_fraction,
+    littles_law_bound,
+    rate_limit_bound,
+    thread_pool_bound,
+)
+
+LAB_CONFIG = {"threadpool_size": 40, "lab_limit": {"amount": 50, "per_seconds": 1}}
+
+
+def test_littles_law() -> None:
+    b = littles_law_bound(200, 0.05)
+    assert b["kind"] == "littles_law" and b["rps"] == pytest.approx(4000)
+
+
+@pytest.mark.parametrize(("users", "threads", "expected"), [(200, 40, 800), (10, 40, 200)])
+def test_thread_pool_caps_concurrency(users: int, threads: int, expected: float) -> None:
+    assert thread_pool_bound(users, threads, 0.05)["rps"] == pytest.approx(expected)
+
+
+def test_rate_limit_bound() -> None:
+    assert rate_limit_bound(600, 60)["rps"] == pytest.approx(10)
+
+
+def test_bound_for_reads_the_app_config() -> None:
+    assert bound_for("thread_pool", users=100, io_ms=200, lab_config={"threadpool_size": 10})["rps"] == 50
+    assert bound_for("thread_pool", users=100, io_ms=200, lab_config=None)["rps"] == 200  # default 40
+    assert bound_for("littles_law", users=100, io_ms=200, lab_config=None)["rps"] == 500
+    assert bound_for("rate_limit", users=10, io_ms=None, lab_config=LAB_CONFIG)["rps"] == 50
+    assert bound_for("rate_limit", users=10, io_ms=None, lab_config={}) is None
+    assert bound_for(None, users=10, io_ms=50, lab_config=LAB_CONFIG) is None
+
+
+@pytest.mark.parametrize(("limit", "offered", "expected"), [(50, 200, 0.75), (50, 50, 0.0), (50, 25, 0.0),
+                                                             (50, 0, 0.0)])
+def test_expected_429_fraction(limit: float, offered: float, expected: float) -> None:
+    assert expected_429_fraction(limit, offered) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("bad", [lambda: littles_law_bound(0, 0.05), lambda: thread_pool_bound(1, 0, 0.05),
+                                 lambda: rate_limit_bound(0, 1), lambda: littles_law_bound(1, 0)])
+def test_bounds_reject_nonsense(bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError):
+        bad()

@@ -1,0 +1,46 @@
+"""``harness load`` argument handling (no load is generated here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import cli, exitcodes
+
+
+def test_load_is_registered_with_its_flags() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["load", "run", "io", "--quick", "--aa", "--users", "5", "--round-seconds", "2",
+                              "--rounds", "4", "--warmup", "0", "--processes", "2", "--seed", "9",
+                              "--backend", "postgres", "--database-url", "postgresql+asyncpg://x/y",
+                              "--redis-url", "redis://127.0.0.1:6379/0", "--server", "gunicorn",
+                              "--workers", "3", "-o", "/tmp/x"])
+    assert (args.profile, args.quick, args.aa, args.users, args.round_seconds, args.rounds) == (
+        "io", True, True, 5, 2.0, 4)
+    assert (args.warmup, args.processes, args.seed, args.backend, args.server, args.workers) == (
+        0.0, 2, 9, "postgres", "gunicorn", 3)
+
+
+def test_list_prints_experiments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["load", "list"]) == exitcodes.OK
+    out = capsys.readouterr().out
+    for name in ("io", "cache", "ratelimit", "middleware", "server", "journey"):
+        assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["load", "run", "nope"],
+    ["load", "run", "io", "--users", "0"],
+    ["load", "run", "io", "--round-seconds", "0"],
+    ["load", "run", "io", "--warmup", "-1"],
+])
+def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == exitcodes.USAGE
+    assert "harness: error:" in capsys.readouterr().err
+
+
+def test_postgres_without_url_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from harness.exitcodes import HarnessError
+    from load.runner import RunOptions, base_server_env
+
+    with pytest.raises(HarnessError, match="database-url"):
+        base_server_env(RunOptions(backend="postgres"), tmp_path)

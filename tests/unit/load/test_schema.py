@@ -1,0 +1,52 @@
+"""A synthetic results document, assembled by the runner's own code, validates against the schema."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from harness.exitcodes import HarnessError
+from load.experiment import EXPERIMENTS
+from load.runner import RunOptions, assemble
+from load.schema import errors, validate
+from tests.unit.load.synthetic import ARMS, two_arm_rounds
+
+
+def synthetic_doc(**opts: object) -> dict:  # type: ignore[type-arg]
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    return assemble("run-1", "io", EXPERIMENTS["io"], RunOptions(**opts), 100,  # type: ignore[arg-type]
+                    {"rounds": 3, "round_seconds": 5.0, "warmup": 2.0}, ["A", "B", "B", "A", "A", "B"],
+                    copy.deepcopy(ARMS), rounds)
+
+
+def test_synthetic_document_is_valid() -> None:
+    doc = synthetic_doc(quick=True)
+    assert errors(doc) == []
+    assert doc["validity"]["valid"] is True
+    verdicts = {c["metric"]: c["verdict"] for c in doc["comparisons"]}
+    assert verdicts == {"rps": "numerator higher", "p95_ms": "no significant difference",
+                        "p99_ms": "no significant difference"}
+
+
+def test_saturated_document_is_still_schema_valid() -> None:
+    doc = synthetic_doc()
+    doc["rounds"][4]["saturated"] = True
+    assert errors(doc) == []
+
+
+def test_schema_violations_are_reported() -> None:
+    doc = synthetic_doc()
+    doc["format_version"] = 2
+    del doc["rounds"][0]["rps"]
+    problems = errors(doc)
+    assert len(problems) >= 2
+    with pytest.raises(HarnessError):
+        validate(doc)
+
+
+def test_schema_file_is_the_committed_one() -> None:
+    from load.schema import SCHEMA_PATH
+
+    assert SCHEMA_PATH == Path(__file__).resolve().parents[3] / "load" / "results.schema.json"
