@@ -57,4 +57,3 @@ def _serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     # exec: signals (Ctrl-C, SIGTERM from CI) reach the server directly, with no wrapper to orphan it.
     os.execve(sys.executable, argv, env)
-    return exitcodes.OK  # pragma: no cover - execve does not return

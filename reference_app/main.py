@@ -19,7 +19,7 @@ from reference_app.api.v2 import items as items_v2
 from reference_app.core.cache import Cache, MemoryCache, RedisCache
 from reference_app.core.config import Env, Settings, get_settings
 from reference_app.core.db import build_engine, build_sessionmaker
-from reference_app.core.errors import install_error_handlers
+from reference_app.core.errors import install_error_handlers, normalize_error_docs
 from reference_app.core.logging import configure_logging
 from reference_app.core.middleware import (
     AccessLogMiddleware,
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(items_v2.router, prefix="/api/v2")
     app.include_router(health.router)
+    normalize_error_docs(app)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 

@@ -75,4 +75,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.close()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session ends when the endpoint returns, before the response is sent. With the
+# default ("request") it would live on through a streamed download and through every background task,
+# holding its pooled connection (idle in transaction after a read) for as long as a slow client or a
+# long job takes; background jobs open their own session from the app's sessionmaker.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -109,6 +110,7 @@ class ServiceUnavailable(AppError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
 
 
+_SLUGS = {cls.status: cls.slug for cls in AppError.__subclasses__()}
 _TITLES = {cls.status: cls.title for cls in AppError.__subclasses__()} | {
     405: "Method Not Allowed",
     406: "Not Acceptable",
@@ -125,6 +127,7 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    request_id: str | None = None,
 ) -> JSONResponse:
     body = Problem(
         type=f"https://refapp.example/problems/{slug}" if slug else "about:blank",
@@ -132,7 +135,7 @@ def problem_response(
         status=status,
         detail=detail,
         instance=instance,
-        request_id=request_id_var.get(),
+        request_id=request_id or request_id_var.get(),
         errors=[FieldError.model_validate(e) for e in errors] if errors else None,
     )
     return JSONResponse(
@@ -151,7 +154,32 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, detail=detail, instance=request.url.path, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the methods of the one route it tried; RFC 9110 wants all of the resource's.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    # The same ``type`` as the AppError of that status: a 413 raised mid-stream by BodySizeLimitMiddleware
+    # must read like the one it sends up front, and a routing 404 like a handler's 404.
+    return problem_response(
+        exc.status_code, detail=detail, slug=_SLUGS.get(exc.status_code), instance=request.url.path,
+        headers=headers,
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the resource the path resolves to: the first matching route template, as the
+    router would pick it (``/files/batch`` is the batch resource, not a file called "batch")."""
+    path = request.url.path
+    routes = list(iter_route_contexts(request.app.routes))
+    template = next(
+        (r.path_format for r in routes if getattr(r, "path_regex", None) is not None and r.path_regex.match(path)),
+        None,
+    )
+    methods: set[str] = set()
+    for route in routes:
+        if template is not None and route.path_format == template and route.methods:
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -169,8 +197,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Logged with the traceback for operators; the client gets a fixed text and the request id to quote.
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(500, detail="An unexpected error occurred.", slug="internal", instance=request.url.path)
+    # This handler runs in Starlette's ServerErrorMiddleware, outside the correlation middleware, so
+    # the request id comes from the scope, and the log line and X-Request-ID header get it from here.
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    token = request_id_var.set(request_id)
+    try:
+        log.exception("unhandled error", extra={"path": request.url.path})
+    finally:
+        request_id_var.reset(token)
+    return problem_response(
+        500, detail="An unexpected error occurred.", slug="internal", instance=request.url.path,
+        request_id=request_id, headers={"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -180,13 +218,47 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
+def normalize_error_docs(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers do: every error is problem+json.
+
+    FastAPI documents its own 422 as ``application/json`` with ``HTTPValidationError``, and knows
+    nothing of the 400 that an unparseable body gets. Every operation that validates input gets
+    both, in our format, so clients (and schemathesis) are never surprised.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                takes_input = "requestBody" in operation or bool(operation.get("parameters"))
+                if takes_input:
+                    responses["422"] = _problem_entry(422)
+                if "requestBody" in operation:
+                    responses.setdefault("400", _problem_entry(400))
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
+
+
+def _problem_entry(status: int) -> dict[str, Any]:
+    return {
+        "description": _TITLES.get(status, "Error"),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries so every documented error names its body and media type."""
-    return {
-        status: {
-            "model": Problem,
-            "description": _TITLES.get(status, "Error"),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
+    return {status: _problem_entry(status) for status in statuses}

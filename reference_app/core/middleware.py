@@ -94,8 +94,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_capturing)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = route_template(scope)
             if self.metrics is not None:
                 self.metrics.observe(scope["method"], template, status, elapsed)
             if self.log_enabled and access_log.isEnabledFor(logging.INFO):
@@ -153,6 +152,27 @@ async def _send_413(send: Send, limit: int) -> None:
     response = problem_response(413, detail=f"The request body exceeds {limit} bytes.", slug="payload-too-large")
     await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template including its include prefix, e.g. ``/api/v1/items/{item_id}``.
+
+    FastAPI matches included routers lazily: ``scope["route"]`` is the router's own route, whose
+    ``path`` lacks the ``include_router`` prefix. The prefix is the part of the request path in
+    front of the suffix that the route's own pattern matches. Labels stay bounded either way.
+    """
+    route = scope.get("route")
+    template: str | None = getattr(route, "path", None)
+    if not template:
+        return "<unmatched>"
+    regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
+    path: str = scope.get("path", "")
+    if regex is None or regex.match(path):
+        return template
+    for i, char in enumerate(path):
+        if char == "/" and i and regex.match(path[i:]):
+            return path[:i] + template
+    return template
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

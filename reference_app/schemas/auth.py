@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from reference_app.schemas.common import InputModel, OutputModel
+from reference_app.schemas.common import Email, InputModel, OutputModel
+
+
+class LoginForm(InputModel):
+    """RFC 6749 §4.3 password grant. Our own model rather than OAuth2PasswordRequestForm, so the
+    contract states what is enforced: non-empty credentials, grant_type exactly "password"."""
+
+    grant_type: Literal["password"] = "password"
+    username: str = Field(min_length=1, max_length=320, description="The account's email address.")
+    password: str = Field(min_length=1, max_length=128)
+    scope: str = Field(default="", max_length=200)
 
 
 class TokenPair(OutputModel):
@@ -26,7 +36,7 @@ class RefreshRequest(InputModel):
 
 
 class PasswordResetRequest(InputModel):
-    email: EmailStr
+    email: Email
 
 
 class Accepted(OutputModel):

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from reference_app.schemas.common import InputModel, OutputModel
+from reference_app.schemas.common import Email, InputModel, OutputModel
 
 
 class UserCreate(InputModel):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=128)
     full_name: str | None = Field(default=None, max_length=200)
 
@@ -21,7 +21,7 @@ class UserUpdate(InputModel):
 
 class UserPublic(OutputModel):
     id: int
-    email: EmailStr
+    email: Email
     full_name: str | None
     role: Literal["user", "admin"]
     is_active: bool

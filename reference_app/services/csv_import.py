@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from fastapi import UploadFile
 from pydantic import ValidationError
@@ -34,6 +36,8 @@ OPTIONAL_COLUMNS = ("description",)
 CSV_MEDIA_TYPES = frozenset({
     "text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", "application/octet-stream", "",
 })
+# Plain decimals only: Decimal() alone would also take "NaN", "Infinity" and "1e999".
+_PRICE_TEXT = re.compile(r"^-?\d{1,12}(\.\d{1,12})?$")
 _IN_CHUNK = 500  # keeps the duplicate lookup under every backend's bound-parameter limit
 
 
@@ -96,9 +100,15 @@ def parse(text: str) -> _Parsed:
                 parsed.errors.append(CsvRowError(row=line, errors=[
                     f"expected {len(header)} fields, got {len(record)}"]))
                 continue
-            values: dict[str, str | None] = dict(zip(header, record, strict=True))
-            if not (values.get("description") or "").strip():
+            values: dict[str, object] = dict(zip(header, record, strict=True))
+            if not str(values.get("description") or "").strip():
                 values["description"] = None
+            price = _PRICE_TEXT.match(str(values["price"]).strip())
+            if price is None:
+                parsed.errors.append(CsvRowError(row=line, errors=["price: must be a decimal number like 12.50"]))
+                continue
+            # The API's Price accepts JSON numbers only; a CSV cell is text, so it is converted here.
+            values["price"] = Decimal(price.group())
             try:
                 item = ItemCreate.model_validate(values)
             except ValidationError as exc:

@@ -8,6 +8,7 @@ exactly one matches, with no lock held across the request.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, update
@@ -26,18 +27,22 @@ def etag(item: Item | ItemPublic) -> str:
     return f'"{item.id}.{item.version}"'
 
 
-def parse_if_match(header: str, item_id: int) -> int | None:
-    """The version an If-Match names, None for ``*``; anything else can never match (412)."""
+def parse_if_match(header: str, item_id: int) -> frozenset[int] | None:
+    """The versions an If-Match names (any of them may match, RFC 9110 13.1.1), None for ``*``.
+
+    An empty set can never match (412): malformed tags, weak tags and other items' tags name nothing.
+    """
     value = header.strip()
     if value == "*":
         return None
+    versions: set[int] = set()
     for candidate in value.split(","):
         tag = candidate.strip()
         if tag.startswith('"') and tag.endswith('"'):
             ident, _, version = tag[1:-1].partition(".")
             if ident == str(item_id) and version.isdigit():
-                return int(version)
-    return -1
+                versions.add(int(version))
+    return frozenset(versions)
 
 
 def _owned(owner_id: int, item_id: int) -> Select[Item]:
@@ -89,11 +94,13 @@ async def create(session: AsyncSession, owner_id: int, data: ItemCreate) -> Item
 
 
 async def replace(
-    session: AsyncSession, owner_id: int, item_id: int, expected_version: int | None, data: ItemReplace
+    session: AsyncSession, owner_id: int, item_id: int, expected_versions: Collection[int] | None,
+    data: ItemReplace,
 ) -> Item:
+    """Replace if the current version is one of ``expected_versions`` (None: any version)."""
     conditions = [Item.id == item_id, Item.owner_id == owner_id]
-    if expected_version is not None:
-        conditions.append(Item.version == expected_version)
+    if expected_versions is not None:
+        conditions.append(Item.version.in_(sorted(expected_versions)))
     try:
         result = await session.execute(
             update(Item)

@@ -275,7 +275,8 @@ class PricingClient:
         attempts = s.pricing_max_attempts if method in IDEMPOTENT else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts) | stop_before_delay(s.pricing_total_timeout_s),
-            wait=wait_exponential_jitter(initial=s.pricing_backoff_initial_s, max=s.pricing_backoff_max_s,
+            # multiplier x 2^n, capped, plus uniform jitter in [0, multiplier).
+            wait=wait_exponential_jitter(multiplier=s.pricing_backoff_initial_s, max=s.pricing_backoff_max_s,
                                          jitter=s.pricing_backoff_initial_s),
             retry=retry_if_exception_type(_Retryable),
             before_sleep=self._before_sleep,

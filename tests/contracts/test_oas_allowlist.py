@@ -6,12 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 from contracts.allowlist import apply_allowlist, load_allowlist, parse_allowlist
 from contracts.diff import diff_documents
 from contracts.model import DiffReport
 from harness.exitcodes import USAGE, HarnessError
+from tests.contracts.openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 REMOVED = RESP + "/properties/category"
 

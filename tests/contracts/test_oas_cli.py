@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 from contracts import live
 from harness.exitcodes import GATE_FAILED, INVALID_RUN, OK, USAGE
+from tests.contracts.openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 Main = Callable[[list[str]], int]
 OLD = response_doc(ref("Item"), schemas={"Item": item_schema()})
@@ -190,3 +190,14 @@ def test_export_isolates_refapp_environment(monkeypatch: pytest.MonkeyPatch) -> 
         seen["inside"] = os.environ.get("REFAPP_LAB_LIMIT")
     assert seen["inside"] is None
     assert os.environ["REFAPP_LAB_LIMIT"] == "1/second"
+
+
+def test_registered_in_the_real_harness_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The assembled `harness` parser (every part) routes `contract diff` here."""
+    import harness.cli
+
+    old, new = _breaking_pair(tmp_path)
+    assert harness.cli.main(["contract", "diff", old, old]) == OK
+    assert "no API changes" in capsys.readouterr().out
+    assert harness.cli.main(["contract", "diff", old, new, "--format", "json"]) == GATE_FAILED
+    assert json.loads(capsys.readouterr().out)["failed"] is True

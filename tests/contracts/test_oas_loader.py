@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from openapi_docs import item_schema, response_doc
 
 from contracts.loader import load_document
 from harness.exitcodes import USAGE, HarnessError
+from tests.contracts.openapi_docs import item_schema, response_doc
 
 Serve = Callable[[dict[str, str]], str]
 DOCUMENT = response_doc(item_schema())

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from openapi_docs import GET, POST, REQ, doc, edit, found, json_body, ok, op, param, params_doc, request_doc
-
 from contracts.diff import diff_documents
+from tests.contracts.openapi_docs import (
+    GET,
+    POST,
+    REQ,
+    doc,
+    edit,
+    found,
+    json_body,
+    ok,
+    op,
+    param,
+    params_doc,
+    request_doc,
+)
 
 ITEMS = {"type": "object", "properties": {"id": {"type": "integer"}}}
 

@@ -6,11 +6,11 @@ import threading
 from typing import Any
 
 import pytest
-from openapi_docs import GET, RESP, doc, edit, found, item_schema, obj, ok, op, param, ref, response_doc
 
 from contracts.diff import diff_documents
 from contracts.model import DiffReport
 from harness.exitcodes import USAGE, HarnessError
+from tests.contracts.openapi_docs import GET, RESP, doc, edit, found, item_schema, obj, ok, op, param, ref, response_doc
 
 ITEM = "#/components/schemas/Item"
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from openapi_docs import RESP, edit, item_schema, ref, response_doc
-
 from contracts.allowlist import Entry, apply_allowlist
 from contracts.diff import diff_documents
 from contracts.model import DiffReport
 from contracts.render import render
+from tests.contracts.openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 
 def _report() -> DiffReport:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openapi_docs import REQ, RESP, found, item_schema, nullable, obj, request_doc, response_doc
 
 from contracts.diff import diff_documents
+from tests.contracts.openapi_docs import REQ, RESP, found, item_schema, nullable, obj, request_doc, response_doc
 
 
 def _response(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:

@@ -114,13 +114,16 @@ def postgres_url() -> Iterator[str]:
     def make() -> Any:
         from testcontainers.community.postgres import PostgresContainer
 
-        return PostgresContainer(
+        container = PostgresContainer(
             postgres_image().requested,
             username=PG_USER,
             password=PG_PASSWORD,
             dbname=PG_DB,
             driver="asyncpg",
         )
+        # A throwaway database needs no fsync during initdb (≈3 s saved on a busy 2-core machine);
+        # the official image honours the same variable.
+        return container.with_env("POSTGRES_INITDB_ARGS", "--no-sync")
 
     container = _started("PostgreSQL", DATABASE_URL_ENV, make)
     try:

@@ -68,3 +68,57 @@ async def create_api_key(client: httpx.AsyncClient, user: UserHandle, scopes: li
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+# ---- added for the unit suites (tests/unit/api, tests/unit/core) ---------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_key_headers(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+async def create_items(
+    client: httpx.AsyncClient, user: UserHandle, specs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Create one item per spec (each a partial payload), in order."""
+    return [await create_item(client, user, **spec) for spec in specs]
+
+
+async def set_user_active(app: Any, user_id: int, active: bool) -> None:
+    """Flip ``is_active`` directly in the app's database (there is no API for deactivation)."""
+    from sqlalchemy import update
+
+    from reference_app.models import User
+
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+        await session.commit()
+
+
+# ---- added for the integration suite (tests/integration) ----------------------------------------
+
+
+def parity_items() -> list[dict[str, Any]]:
+    """A fixed catalogue that exercises ordering edge cases on every backend: upper/lower case,
+    punctuation, digits, non-ASCII (byte order), equal prices (the id tiebreak), zero and the
+    maximum price, half-even rounding to cents, and descriptions with and without text."""
+    names = [
+        "alpha", "Alpha", "ALPHA-2", "beta", "Beta", "zulu", "Zulu", "_under", "-dash", "10 apples",
+        "9 pears", "item 10", "item 2", "Item 3", "émile", "Émile", "ümlaut", "zz top", "a", "b b",
+        "Ω omega", "mid", "Mid", "x-ray", "0 zero",
+    ]
+    categories = ["tools", "books", "garden-2", "food", "tools"]
+    prices = [10, 10, 19.99, 0, 999_999.99, 5.5, 12.345, 12.355, 10, 250, 0.01, 42, 42, 7.25, 100]
+    return [
+        {
+            "name": name,
+            "category": categories[i % len(categories)],
+            "price": prices[i % len(prices)],
+            "description": None if i % 3 == 0 else f"description {i} — ü",
+        }
+        for i, name in enumerate(names)
+    ]

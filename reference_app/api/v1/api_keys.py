@@ -13,6 +13,7 @@ from reference_app.core.errors import Conflict, NotFound, problem_responses
 from reference_app.core.security import new_api_key
 from reference_app.models import ApiKey
 from reference_app.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from reference_app.schemas.common import DbId
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 MAX_KEYS_PER_USER = 20
@@ -49,7 +50,7 @@ async def list_keys(user: BearerUser, session: SessionDep) -> list[ApiKeyPublic]
     response_class=Response,
     responses=problem_responses(401, 403, 404),
 )
-async def revoke_key(key_id: int, user: BearerUser, session: SessionDep) -> Response:
+async def revoke_key(key_id: DbId, user: BearerUser, session: SessionDep) -> Response:
     key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != user.id:
         raise NotFound("No such API key.")

@@ -6,7 +6,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, status
-from fastapi.security import OAuth2PasswordRequestForm
 
 from reference_app.core.db import SessionDep
 from reference_app.core.deps import HasherDep, PrincipalDep, SettingsDep, TokensDep
@@ -17,6 +16,7 @@ from reference_app.models import User
 from reference_app.schemas.auth import (
     Accepted,
     AccessToken,
+    LoginForm,
     PasswordResetRequest,
     RefreshRequest,
     TokenPair,
@@ -46,7 +46,7 @@ def _pair(tokens: TokensDep, user: User) -> TokenPair:
     responses=problem_responses(401, 422, 429),
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     session: SessionDep,
     hasher: HasherDep,
     tokens: TokensDep,

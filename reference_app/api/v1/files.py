@@ -64,7 +64,7 @@ async def upload_file(
     response_model=list[FileMeta], responses=problem_responses(*_UPLOAD_ERRORS),
 )
 async def upload_files(
-    files: Annotated[list[UploadFile], File(description="Up to `max_upload_files` files.")],
+    files: Annotated[list[UploadFile], File(min_length=1, description="One to `max_upload_files` files.")],
     user: CurrentUser, session: SessionDep, settings: SettingsDep,
 ) -> list[FileMeta]:
     """Upload several files at once, all or nothing. More than `max_upload_files` parts is a 413."""

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketState
 from reference_app.core.security import InvalidToken, TokenService
 from reference_app.core.telemetry import Metrics
 from reference_app.models import Item, User
+from reference_app.schemas.common import MAX_DB_ID
 from reference_app.services.pubsub import Hub
 
 router = APIRouter(prefix="/ws", tags=["items"])
@@ -35,8 +36,8 @@ _REFUSED = "not authorized for this item"
 
 async def _authorize(websocket: WebSocket, item_id: int, token: str | None) -> float | None:
     """The token's expiry (epoch seconds) if it may watch ``item_id``, else None."""
-    if not token:
-        return None
+    if not token or not 1 <= item_id <= MAX_DB_ID:
+        return None  # an id no row can have would overflow the driver; refuse like any unknown item
     tokens: TokenService = websocket.app.state.tokens
     try:
         claims = tokens.decode(token, "access")

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, UploadFile
 
 from reference_app.core.config import Settings
-from reference_app.core.errors import PayloadTooLarge
+from reference_app.core.errors import PayloadTooLarge, RangeNotSatisfiable
 from reference_app.main import create_app
 from reference_app.services import csv_import, storage
 
@@ -110,8 +110,7 @@ async def test_upload_download_round_trip(client: httpx.AsyncClient, alice: dict
     assert read.status_code == 200
     assert read.json() == meta
 
-    # identity: the full-body case must keep Content-Length (see the gzip xfail below)
-    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice | {"Accept-Encoding": "identity"})
+    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice)
     assert down.status_code == 200
     assert down.content == PAYLOAD
     assert down.headers["content-length"] == str(len(PAYLOAD))
@@ -121,9 +120,8 @@ async def test_upload_download_round_trip(client: httpx.AsyncClient, alice: dict
     assert down.headers["content-disposition"] == "attachment; filename=\"data.bin\"; filename*=UTF-8''data.bin"
 
 
-@pytest.mark.xfail(strict=True, reason="core GZipMiddleware re-encodes full downloads: Content-Length dropped, "
-                                       "byte offsets of a resumed download no longer match (needs a core change)")
 async def test_full_download_not_gzipped(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    # Re-encoding would break the Range offsets a resumed download counts in (SelectiveGZipMiddleware).
     meta = await upload(client, alice, content=b"a" * 4096, content_type="text/plain")
     down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice | {"Accept-Encoding": "gzip"})
     assert "content-encoding" not in down.headers
@@ -303,15 +301,16 @@ async def test_many_ranges_rejected_quickly(client: httpx.AsyncClient, alice: di
         f"/api/v1/files/{file_id}/content", headers=alice | {"Range": "bytes=" + "0-0," * 5000}
     )
     assert response.status_code == 416
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0
 
 
 def test_parse_range_is_bounded() -> None:
     # Direct: a huge header is refused on its length, before any splitting.
+    header = "bytes=" + "0-0," * 200_000
     started = time.perf_counter()
-    with pytest.raises(Exception, match="range"):
-        storage.parse_range("bytes=" + "0-0," * 200_000, 10, 1)
-    assert time.perf_counter() - started < 0.05
+    with pytest.raises(RangeNotSatisfiable):
+        storage.parse_range(header, 10, 1)
+    assert time.perf_counter() - started < 0.5  # generous for loaded CI; the real cost is microseconds
 
 
 async def test_if_range_mismatch_sends_full_body(
@@ -386,14 +385,16 @@ async def test_csv_import_with_row_errors(client: httpx.AsyncClient, alice: dict
         "taken,tools,4,\n"                          # row 7 already exists
         "\n"                                        # row 8 blank: skipped
         "\"tape, measuring\",tools,7.25,\n"         # row 9 ok, quoted comma
+        "free,tools,-1,\n"                         # row 10 negative price
+        "nan,tools,NaN,\n"                         # row 11 not a plain decimal
     ).encode()
     response = await import_csv(client, alice, data)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["created"] == 2
-    assert [e["row"] for e in body["errors"]] == [3, 4, 5, 6, 7]
+    assert [e["row"] for e in body["errors"]] == [3, 4, 5, 6, 7, 10, 11]
     assert all(e["errors"] for e in body["errors"])
-    assert "price" in body["errors"][0]["errors"][0]
+    assert body["errors"][0]["errors"] == ["price: must be a decimal number like 12.50"]
     assert "already exists" in body["errors"][4]["errors"][0]
     items = (await client.get("/api/v1/items?sort=name", headers=alice)).json()["items"]
     assert sorted(i["name"] for i in items) == ["hammer", "taken", "tape, measuring"]

@@ -83,7 +83,7 @@ async def bob(client: httpx.AsyncClient) -> dict[str, str]:
 # ---- end of local fixtures ---------------------------------------------------------------------
 
 
-async def add_items(client: httpx.AsyncClient, headers: dict[str, str], *items: tuple[str, str, str]) -> None:
+async def add_items(client: httpx.AsyncClient, headers: dict[str, str], *items: tuple[str, str, float]) -> None:
     for name, category, price in items:
         response = await client.post("/api/v1/items", headers=headers,
                                      json={"name": name, "category": category, "price": price})
@@ -108,8 +108,8 @@ def metric(app: FastAPI, name: str, **labels: str) -> float:
 
 async def test_item_report_job(client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str],
                                app: FastAPI) -> None:
-    await add_items(client, alice, ("a", "tools", "10.10"), ("b", "tools", "0.20"), ("c", "garden", "5.00"))
-    await add_items(client, bob, ("not-mine", "tools", "999"))
+    await add_items(client, alice, ("a", "tools", 10.10), ("b", "tools", 0.20), ("c", "garden", 5.00))
+    await add_items(client, bob, ("not-mine", "tools", 999))
     response = await client.post("/api/v1/jobs", headers=alice, json={"kind": "item_report"})
     assert response.status_code == 202, response.text
     body = response.json()

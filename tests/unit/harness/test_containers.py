@@ -266,3 +266,14 @@ def test_postgres_entrypoint_avoids_the_initdb_auth_pitfall() -> None:
     assert "--auth-local=trust" in text
     assert "--auth-host=" in text
     assert "listen_addresses = '*'" in text
+
+
+def test_a_stale_dockerd_pid_file_is_removed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "docker.pid"
+    pidfile.write_text("1")  # pid 1 exists but is not a dockerd
+    assert engine._live_dockerd_pid(pidfile) is None
+    assert not pidfile.exists()
+
+
+def test_a_missing_dockerd_pid_file_means_no_dockerd(tmp_path: Path) -> None:
+    assert engine._live_dockerd_pid(tmp_path / "docker.pid") is None

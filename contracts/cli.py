@@ -1,0 +1,173 @@
+"""``harness contract``: export the live OpenAPI document, check it against the committed one,
+and diff two documents with breaking-change classification.
+
+Exit codes (``harness.exitcodes``): 0 fine; 1 drift (``check``) or an unaccepted breaking change
+(``diff``); 2 unreadable or invalid input; 3 the reference app could not be built.
+
+Extension point: optional modules listed in ``_EXTENSIONS`` add their own ``harness contract``
+sub-commands by exposing ``register(contract_subparsers)``. ``contracts.fuzz`` (schemathesis, the
+``harness contract fuzz`` command, tested under ``tests/contract/``) is expected there; until that
+module exists it is simply skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeAlias
+
+from contracts import live, loader, render
+from contracts.allowlist import apply_allowlist, load_allowlist
+from contracts.diff import diff_documents
+from harness import exitcodes
+from harness.exitcodes import HarnessError
+
+_DESCRIPTION = """Keep the OpenAPI contract honest.
+
+  export  write the live schema of the reference app, deterministically
+  check   compare the live schema with the committed contract (exit 1 on drift)
+  diff    classify every change from OLD to NEW as breaking or not (exit 1 on an unaccepted break)
+
+See docs/contracts.md for the CI workflow, the allowlist format and the rule ids."""
+
+DEFAULT_CONTRACT = "contracts/openapi.json"
+MAX_DIFF_LINES = 400  # a unified diff longer than this is cut: the classified changes say the rest
+_EXTENSIONS: tuple[str, ...] = ("contracts.fuzz",)
+
+_Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "contract",
+        help="OpenAPI contract: export, check for drift, diff with breaking-change rules",
+        description=_DESCRIPTION,
+        epilog=exitcodes.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="contract_command", metavar="SUBCOMMAND", required=True)
+    _add_export(sub)
+    _add_check(sub)
+    _add_diff(sub)
+    for name in _EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # not written yet
+            raise
+        extend: Callable[[_Subparsers], None] = module.register
+        extend(sub)
+
+
+def _add_export(sub: _Subparsers) -> None:
+    parser = sub.add_parser("export", help="write the live OpenAPI document (sorted keys, indent 2)")
+    parser.add_argument("-o", "--output", default=DEFAULT_CONTRACT, help=f"file, or - for stdout ({DEFAULT_CONTRACT})")
+    parser.set_defaults(handler=cmd_export)
+
+
+def _add_check(sub: _Subparsers) -> None:
+    parser = sub.add_parser("check", help="fail (exit 1) if the live OpenAPI document differs from the committed one")
+    parser.add_argument("--contract", default=DEFAULT_CONTRACT, help=f"committed contract ({DEFAULT_CONTRACT})")
+    parser.add_argument("--update", action="store_true", help="rewrite the committed contract instead of failing")
+    parser.set_defaults(handler=cmd_check)
+
+
+def _add_diff(sub: _Subparsers) -> None:
+    parser = sub.add_parser(
+        "diff",
+        help="classify the changes from OLD to NEW; exit 1 on an unaccepted breaking change",
+        description="OLD and NEW are file paths or http(s) URLs of OpenAPI 3.x documents, JSON or YAML.",
+    )
+    parser.add_argument("old", metavar="OLD")
+    parser.add_argument("new", metavar="NEW")
+    parser.add_argument("--format", choices=render.FORMATS, default="text", help="report format (text)")
+    parser.add_argument("--allowlist", metavar="FILE", help="accepted breaking changes (TOML or YAML)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    parser.set_defaults(handler=cmd_diff)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    text = live.serialize(live.live_schema())
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        _write(Path(args.output), text)
+        print(f"wrote {args.output} ({len(text.splitlines())} lines)")
+    return exitcodes.OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    contract = Path(args.contract)
+    current = live.live_schema()
+    current_text = live.serialize(current)
+    if not contract.exists():
+        if args.update:
+            _write(contract, current_text)
+            print(f"created {contract}")
+            return exitcodes.OK
+        raise HarnessError(f"{contract}: no such file; create it with `harness contract export -o {contract}`")
+    committed = loader.load_document(contract)
+    committed_text = contract.read_text(encoding="utf-8")
+    if committed_text == current_text:
+        print(f"{contract}: up to date with the live schema")
+        return exitcodes.OK
+    report = diff_documents(committed, current)
+    if args.update:
+        _write(contract, current_text)
+        print(f"updated {contract}: {render.render_text(report, 'changes written')}", end="")
+        return exitcodes.OK
+    print(f"{contract} is out of date with the live OpenAPI schema.\n")
+    print(_unified(committed_text, current_text, str(contract)), end="")
+    print()
+    if committed == current:
+        print("Only the formatting differs (the file was not written by `harness contract export`).")
+    else:
+        print(render.render_text(report, "Classified changes (committed -> live)"), end="")
+    print(f"\nIf the change is intended: `harness contract check --update --contract {contract}` and commit it.")
+    return exitcodes.GATE_FAILED
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    old = loader.load_document(args.old)
+    new = loader.load_document(args.new)
+    report = diff_documents(old, new)
+    if args.allowlist:
+        report = apply_allowlist(report, load_allowlist(args.allowlist))
+    text = render.render(report, args.format, title=f"OpenAPI changes {args.old} -> {args.new}")
+    if args.output:
+        _write(Path(args.output), text)
+        summary = report.summary()
+        print(
+            f"wrote {args.output}: {summary['breaking']} breaking, {summary['accepted']} accepted, "
+            f"{summary['non_breaking']} non-breaking"
+        )
+    else:
+        sys.stdout.write(text)
+    return exitcodes.GATE_FAILED if report.failed else exitcodes.OK
+
+
+def _unified(old: str, new: str, name: str) -> str:
+    lines = list(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            f"{name} (committed)",
+            f"{name} (live)",
+        )
+    )
+    if len(lines) > MAX_DIFF_LINES:
+        lines = [*lines[:MAX_DIFF_LINES], f"... {len(lines) - MAX_DIFF_LINES} more diff lines\n"]
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot write: {exc}") from exc

@@ -1,0 +1,100 @@
+"""What a comparison produces: classified ``Change`` records gathered in a ``DiffReport``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from contracts import rules
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One classified difference.
+
+    ``pointer`` is an RFC 6901 pointer to the use site (into the new document, or the old one for
+    removals). When the change sits inside ``$ref``'d components, ``via`` lists the references
+    followed from the use site (outermost first) and ``component_pointer`` points at the changed
+    spot inside the innermost component, e.g. ``/components/schemas/Item/properties/price``.
+    """
+
+    rule: str
+    pointer: str
+    reason: str
+    via: tuple[str, ...] = ()
+    component_pointer: str | None = None
+    accepted: bool = False
+    accepted_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rule not in rules.RULES:
+            raise ValueError(f"unknown rule id {self.rule!r}")
+
+    @property
+    def breaking(self) -> bool:
+        return rules.get(self.rule).breaking
+
+    @property
+    def failing(self) -> bool:
+        """Breaking and not accepted by the allowlist: this is what fails a check."""
+        return self.breaking and not self.accepted
+
+    @property
+    def status(self) -> str:
+        if not self.breaking:
+            return "non-breaking"
+        return "accepted" if self.accepted else "breaking"
+
+    def accept(self, reason: str) -> Change:
+        return replace(self, accepted=True, accepted_reason=reason)
+
+    def rebased(self, pointer_prefix: str, via_prefix: tuple[str, ...]) -> Change:
+        return replace(self, pointer=pointer_prefix + self.pointer, via=via_prefix + self.via)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "status": self.status,
+            "breaking": self.breaking,
+            "pointer": self.pointer,
+            "reason": self.reason,
+            "via": list(self.via),
+            "component_pointer": self.component_pointer,
+            "accepted_reason": self.accepted_reason,
+        }
+
+
+@dataclass(slots=True)
+class DiffReport:
+    changes: list[Change]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def breaking(self) -> list[Change]:
+        return [c for c in self.changes if c.breaking and not c.accepted]
+
+    @property
+    def accepted(self) -> list[Change]:
+        return [c for c in self.changes if c.accepted]
+
+    @property
+    def non_breaking(self) -> list[Change]:
+        return [c for c in self.changes if not c.breaking]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.breaking)
+
+    def rules(self) -> list[str]:
+        return [c.rule for c in self.changes]
+
+    def find(self, rule: str) -> list[Change]:
+        return [c for c in self.changes if c.rule == rule]
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "breaking": len(self.breaking),
+            "accepted": len(self.accepted),
+            "non_breaking": len(self.non_breaking),
+            "total": len(self.changes),
+        }

@@ -1,0 +1,345 @@
+"""``harness run``: the main job (``make run``): the standard load matrix, the microbenchmarks, one report.
+
+1. runs the standard matrix through the load runner's Python API (``load.runner.run_experiment``):
+   ``io``, ``cache``, ``ratelimit``, ``middleware`` (full vs bare) and ``server`` (uvicorn vs gunicorn),
+   one after the other (they share two cores; running them side by side would measure each other);
+2. runs the microbenchmarks (``pytest tests/bench -m bench --benchmark-json``) in a subprocess;
+3. writes ``reports/runs/<run-id>/`` (each experiment's ``results.json`` and logs, ``bench.json``, and the
+   report: ``index.html``, ``summary.md``, ``gates.junit.xml``, ``results.json``) and refreshes
+   ``reports/latest/`` with the report files;
+4. prints the summary and exits by the gates (``gates.toml``): 0 pass, 1 a gate failed (or a
+   microbenchmark's own correctness check), 3 invalid run (an experiment could not run or its results
+   can't be trusted, e.g. a saturated load generator), 2 bad input (checked before any load is started).
+
+Plans (measured on the 2-core reference machine, see docs/mainjob.md): ``--quick`` ≤ 90 s, default ≤ 5 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness import exitcodes
+from harness.exitcodes import HarnessError
+from harness.server import REPO_ROOT
+
+MATRIX: tuple[str, ...] = ("io", "cache", "ratelimit", "middleware", "server")
+DEFAULT_GATES = REPO_ROOT / "gates.toml"
+DEFAULT_RUNS_DIR = REPO_ROOT / "reports" / "runs"
+DEFAULT_LATEST = REPO_ROOT / "reports" / "latest"
+REPORT_FILES = ("index.html", "summary.md", "gates.junit.xml", "results.json")
+LATEST_EXTRAS = ("bench.json", "run.json")
+# Autoloading every installed pytest plugin (schemathesis, cov, testcontainers, ...) costs seconds of CPU
+# per process; the benchmarks need only these two (pytest-asyncio for the ini's asyncio_* keys).
+BENCH_PYTEST_PLUGINS = ("-p", "pytest_benchmark.plugin", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each experiment measures, and how long the benchmarks may take."""
+
+    name: str
+    rounds: int  # measured rounds per arm
+    round_seconds: float
+    warmup: float  # one discarded round per arm
+    bench_args: tuple[str, ...] = ()
+    #: Users spawned per second: fast enough that spawning costs a fraction of a second per round
+    #: (Locust's default here would be one second per round); the runner settles before measuring.
+    spawn_rate: float = 500.0
+
+
+QUICK = Plan("quick", rounds=3, round_seconds=2.0, warmup=1.0,
+             bench_args=("--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--benchmark-warmup=off"))
+DEFAULT = Plan("default", rounds=5, round_seconds=5.0, warmup=2.0, bench_args=("--benchmark-max-time=0.5",))
+
+
+@dataclass
+class JobConfig:
+    experiments: tuple[str, ...] = MATRIX
+    plan: Plan = DEFAULT
+    backend: str = "sqlite"
+    gates: Path | None = DEFAULT_GATES
+    baseline: Path | None = None
+    strict_inconclusive: bool = False
+    skip_bench: bool = False
+    output_dir: Path | None = None  # default reports/runs/<run-id>
+    latest_dir: Path | None = DEFAULT_LATEST  # None: don't refresh
+    seed: int = 0
+    verbose: bool = False
+    run_id: str = ""
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    exit_code: int
+    results: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # experiment -> why it produced no results
+    bench: str = "skipped"  # skipped | passed | failed | error
+    report_outcome: str = ""
+    elapsed_s: float = 0.0
+
+
+# An experiment runner: (name, run options) -> path of its results.json. Tests substitute a stub.
+ExperimentRunner = Callable[[str, Any, Progress], Path]
+BenchRunner = Callable[[Path, Plan, Progress], tuple[int, Path | None]]
+
+
+def worst(*codes: int) -> int:
+    """Combine exit codes: invalid run (3) wins over a failed gate (1), which wins over success."""
+    for code in (exitcodes.INVALID_RUN, exitcodes.USAGE, exitcodes.GATE_FAILED):
+        if code in codes:
+            return code
+    return exitcodes.OK
+
+
+def run_load_experiment(name: str, options: Any, progress: Progress) -> Path:
+    from load.runner import run_experiment
+
+    doc = run_experiment(name, options, progress=progress)
+    return Path(doc["_path"])
+
+
+def run_benchmarks(run_dir: Path, plan: Plan, progress: Progress) -> tuple[int, Path | None]:
+    """``pytest tests/bench -m bench --benchmark-json``; returns pytest's exit code and the JSON path."""
+    out = run_dir / "bench.json"
+    log = run_dir / "bench.log"
+    cmd = [sys.executable, "-m", "pytest", "tests/bench", "-m", "bench", f"--benchmark-json={out}", "-q",
+           *BENCH_PYTEST_PLUGINS, "--benchmark-columns=min,median,mean,rounds", *plan.bench_args]
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    progress(f"[bench] {' '.join(cmd[1:])}")
+    import subprocess
+
+    with log.open("w", encoding="utf-8") as fh:
+        try:
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=600, check=False)
+        except subprocess.TimeoutExpired:
+            progress(f"[bench] timed out after 600 s; see {log}")
+            return exitcodes.INVALID_RUN, None
+    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+    progress(f"[bench] pytest exit {proc.returncode}: {tail[0]} (log {log})")
+    return proc.returncode, out if out.is_file() else None
+
+
+def _check_inputs(cfg: JobConfig) -> None:
+    """Everything that can be wrong with the input is found before minutes of load are spent (exit 2)."""
+    from load.experiment import EXPERIMENTS
+
+    if not cfg.experiments:
+        raise HarnessError("--only: no experiment given")
+    unknown = [e for e in cfg.experiments if e not in EXPERIMENTS]
+    if unknown:
+        raise HarnessError(f"--only: unknown experiment(s) {', '.join(unknown)}; "
+                           f"choose from {', '.join(EXPERIMENTS)} (standard matrix: {', '.join(MATRIX)})")
+    if len(set(cfg.experiments)) != len(cfg.experiments):
+        raise HarnessError("--only: an experiment is named twice")
+    if cfg.backend not in ("sqlite", "postgres"):
+        raise HarnessError(f"--backend must be sqlite or postgres, not {cfg.backend!r}")
+    if cfg.gates is not None:
+        from reports.gatespec import load_gates
+
+        if not cfg.gates.is_file():
+            raise HarnessError(f"--gates: no such file {cfg.gates}")
+        load_gates(cfg.gates)  # parse errors are exit 2, now rather than after the load
+    if cfg.baseline is not None:
+        from reports import baseline as baseline_file
+
+        if not cfg.baseline.is_file():
+            raise HarnessError(f"--baseline: no such file {cfg.baseline} (create one with `harness baseline save`)")
+        baseline_file.load(cfg.baseline)
+
+
+def estimate_seconds(cfg: JobConfig) -> float:
+    """A rough duration for the progress header (server start-ups and Locust start-up included)."""
+    from load.experiment import EXPERIMENTS
+
+    p = cfg.plan
+    total = 0.0 if cfg.skip_bench else (10.0 if p is QUICK else 30.0)
+    for name in cfg.experiments:
+        arms = len(EXPERIMENTS[name].arms)
+        servers = len({(a.server, a.workers, tuple(sorted(a.app_env.items()))) for a in EXPERIMENTS[name].arms})
+        total += 4.0 * servers + 3.0 + arms * ((p.warmup + 1.0 if p.warmup else 0.0) + p.rounds * (p.round_seconds + 1.0))
+    return total
+
+
+def _options(cfg: JobConfig, name: str, run_dir: Path, urls: tuple[str | None, str | None]) -> Any:
+    from load.runner import RunOptions
+
+    p = cfg.plan
+    return RunOptions(quick=p is QUICK, rounds=p.rounds, round_seconds=p.round_seconds, warmup=p.warmup,
+                      spawn_rate=p.spawn_rate, seed=cfg.seed, backend=cfg.backend, database_url=urls[0],
+                      redis_url=urls[1], output=run_dir / name)
+
+
+def _refresh_latest(run_dir: Path, latest: Path) -> None:
+    """Replace ``latest`` with the report files of this run (built aside, then swapped in)."""
+    staging = latest.with_name(latest.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in (*REPORT_FILES, *LATEST_EXTRAS):
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, staging / name)
+    shutil.rmtree(latest, ignore_errors=True)
+    staging.rename(latest)
+
+
+def _job_section(outcome: Outcome, cfg: JobConfig) -> str:
+    lines = ["", "### Main job", "",
+             f"- run `{cfg.run_id}` ({cfg.plan.name} plan, backend {cfg.backend}): "
+             f"{len(outcome.results)}/{len(cfg.experiments)} experiments produced results in "
+             f"{outcome.elapsed_s:.0f} s",
+             f"- microbenchmarks: {outcome.bench}"]
+    lines += [f"- **{name} did not run**: {why}" for name, why in outcome.failed.items()]
+    lines.append(f"- exit code {outcome.exit_code}")
+    return "\n".join(lines) + "\n"
+
+
+def execute(cfg: JobConfig, *, run_experiment: ExperimentRunner = run_load_experiment,
+            run_bench: BenchRunner = run_benchmarks, progress: Progress = print) -> Outcome:
+    """The main job. Returns the outcome; every failure to run becomes an exit code, not an exception,
+    except bad input (``HarnessError`` with exit 2), which is raised before any work starts."""
+    from harness.mainjob_backend import backend_urls
+    from load.runner import new_run_id
+    from reports import render
+
+    _check_inputs(cfg)
+    started = time.monotonic()
+    cfg = replace(cfg, run_id=cfg.run_id or new_run_id())
+    run_dir = cfg.output_dir or DEFAULT_RUNS_DIR / cfg.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    outcome = Outcome(run_dir=run_dir, exit_code=exitcodes.OK)
+    n = len(cfg.experiments)
+    progress(f"harness run {cfg.run_id}: {n} experiment(s) ({', '.join(cfg.experiments)}), {cfg.plan.name} plan "
+             f"({cfg.plan.rounds} rounds/arm x {cfg.plan.round_seconds:g} s, warm-up {cfg.plan.warmup:g} s), "
+             f"backend {cfg.backend}, benchmarks {'skipped' if cfg.skip_bench else 'on'}; "
+             f"about {estimate_seconds(cfg):.0f} s; output {run_dir}")
+    with backend_urls(cfg.backend, progress) as urls:
+        for k, name in enumerate(cfg.experiments, 1):
+            progress(f"== [{k}/{n}] {name} ({time.monotonic() - started:.0f} s elapsed)")
+
+            def forward(line: str) -> None:
+                if cfg.verbose or "s live " not in line:
+                    progress(f"   {line}")
+
+            try:
+                outcome.results[name] = run_experiment(name, _options(cfg, name, run_dir, urls), forward)
+            except HarnessError as exc:
+                if exc.exit_code == exitcodes.USAGE:
+                    raise
+                outcome.failed[name] = str(exc)
+                progress(f"   [{name}] FAILED (exit {exc.exit_code}): {exc}")
+            except Exception as exc:  # noqa: BLE001 - one broken experiment must not lose the others' results
+                outcome.failed[name] = f"internal error: {type(exc).__name__}: {exc}"
+                progress(f"   [{name}] FAILED with an internal error:\n{traceback.format_exc()}")
+    bench_json = None
+    bench_code = exitcodes.OK
+    if not cfg.skip_bench:
+        progress(f"== [bench] microbenchmarks ({time.monotonic() - started:.0f} s elapsed)")
+        code, bench_json = run_bench(run_dir, cfg.plan, progress)
+        # pytest: 1 = a benchmark's own assertion failed (wrong result: a failed check); anything else
+        # (usage, internal error, nothing collected, timeout) means the benchmarks could not run.
+        outcome.bench = {0: "passed", 1: "failed"}.get(code, f"error (pytest exit {code})")
+        bench_code = {0: exitcodes.OK, 1: exitcodes.GATE_FAILED}.get(code, exitcodes.INVALID_RUN)
+        if bench_json is None and code in (0, 1):
+            outcome.bench, bench_code = "error (no bench.json written)", exitcodes.INVALID_RUN
+    if not outcome.results:
+        outcome.elapsed_s = time.monotonic() - started
+        outcome.exit_code = exitcodes.INVALID_RUN
+        progress("no experiment produced results; no report written")
+        return outcome
+    data = render.gather([outcome.results[e] for e in cfg.experiments if e in outcome.results],
+                         gates=cfg.gates, baseline=cfg.baseline, strict_inconclusive=cfg.strict_inconclusive,
+                         bench=bench_json)
+    paths = render.write(data, run_dir)
+    outcome.report_outcome = str(data.outcome)
+    outcome.exit_code = worst(data.exit_code, bench_code,
+                              exitcodes.INVALID_RUN if outcome.failed else exitcodes.OK)
+    outcome.elapsed_s = time.monotonic() - started
+    with paths["summary.md"].open("a", encoding="utf-8") as fh:
+        fh.write(_job_section(outcome, cfg))
+    manifest = {"run_id": cfg.run_id, "plan": cfg.plan.name, "backend": cfg.backend, "seed": cfg.seed,
+                "experiments": list(cfg.experiments), "results": {k: str(v) for k, v in outcome.results.items()},
+                "failed": outcome.failed, "bench": outcome.bench, "gates": str(cfg.gates) if cfg.gates else None,
+                "baseline": str(cfg.baseline) if cfg.baseline else None, "report_outcome": outcome.report_outcome,
+                "exit_code": outcome.exit_code, "elapsed_s": round(outcome.elapsed_s, 1), "run_dir": str(run_dir)}
+    (run_dir / "run.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if cfg.latest_dir is not None:
+        _refresh_latest(run_dir, cfg.latest_dir)
+    return outcome
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+
+def parse_only(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return MATRIX
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def config_from_args(args: argparse.Namespace) -> JobConfig:
+    return JobConfig(
+        experiments=parse_only(args.only), plan=QUICK if args.quick else DEFAULT, backend=args.backend,
+        gates=None if args.no_gates else args.gates, baseline=args.baseline,
+        strict_inconclusive=args.strict_inconclusive, skip_bench=args.skip_bench, output_dir=args.output_dir,
+        latest_dir=None if args.no_latest else args.latest_dir, seed=args.seed, verbose=args.verbose)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+
+    outcome = execute(cfg, progress=progress)
+    summary = outcome.run_dir / "summary.md"
+    if summary.is_file():
+        print("\n" + summary.read_text(encoding="utf-8"), flush=True)
+    where = f"; latest: {cfg.latest_dir}" if cfg.latest_dir is not None and outcome.results else ""
+    print(f"report: {outcome.run_dir}{where}")
+    print(f"harness run: {outcome.report_outcome or 'no report'}, {outcome.elapsed_s:.0f} s -> exit {outcome.exit_code}")
+    return outcome.exit_code
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "run", help="main job: load matrix + microbenchmarks -> reports/latest, exit by the gates",
+        description=__doc__, epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), quick benchmarks: <= 90 s")
+    p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                   help="sqlite (embedded, default) or postgres: HARNESS_DATABASE_URL/HARNESS_REDIS_URL, "
+                        "else PostgreSQL and Redis containers (harness containers prepare)")
+    p.add_argument("--gates", type=Path, default=DEFAULT_GATES, help="gates file (default: the repo's gates.toml)")
+    p.add_argument("--no-gates", action="store_true", help="report only; exit 0 unless the run is invalid")
+    p.add_argument("--baseline", type=Path, help="baseline for baseline gates (harness baseline save)")
+    p.add_argument("--strict-inconclusive", action="store_true", help="an inconclusive gate fails the job")
+    p.add_argument("--only", metavar="A,B", help=f"comma-separated subset (default {','.join(MATRIX)})")
+    p.add_argument("--skip-bench", action="store_true", help="don't run the microbenchmarks")
+    p.add_argument("-o", "--output-dir", type=Path, help="run directory (default reports/runs/<run-id>)")
+    p.add_argument("--latest-dir", type=Path, default=DEFAULT_LATEST,
+                   help="refreshed with the report files (default reports/latest)")
+    p.add_argument("--no-latest", action="store_true", help="don't touch the latest directory")
+    p.add_argument("--seed", type=int, default=0, help="seed for round order, data and bootstrap (default 0)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the live rps line every second")
+    p.set_defaults(handler=cmd_run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - `python -m harness.mainjob`
+    from harness.cli import main as cli_main
+
+    return cli_main(["run", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The metric vocabulary gates and reports speak, and how each metric is read from results.
+
+Two families:
+
+* per-round metrics (``rps``, ``p50`` .. ``p999``, resource usage) have one value per measured
+  round; they can be compared with bootstrap ratio CIs and summarised by an aggregate (median);
+* pooled metrics (``error_rate``, ``rate_limited_fraction``, counts, ``measured_over_bound``) are
+  computed once over all measured rounds of an arm.
+
+k6 spellings are accepted as aliases: ``p(95)``, ``med``, ``http_req_failed``, ``http_reqs``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from reports.results import Json, measured_rounds
+
+Unit = Literal["ms", "rps", "fraction", "count", "ratio", "percent", "mb"]
+Aggregate = Literal["median", "mean", "min", "max"]
+AGGREGATES: tuple[Aggregate, ...] = ("median", "mean", "min", "max")
+
+# '0.5' .. '0.999' keys of ``percentiles_ms``, by metric name.
+PERCENTILE_KEYS: dict[str, str] = {
+    "p50": "0.5",
+    "p75": "0.75",
+    "p90": "0.9",
+    "p95": "0.95",
+    "p99": "0.99",
+    "p999": "0.999",
+}
+_ROUND_FIELDS = {"p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: Unit
+    per_round: bool
+    higher_is_better: bool
+    by_name: bool  # also available per request name (``by_name`` in rounds)
+    description: str
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("rps", "rps", True, True, True, "requests per second of a round"),
+        *(
+            Metric(p, "ms", True, False, p in _ROUND_FIELDS, f"{PERCENTILE_KEYS[p]} latency quantile, ms")
+            for p in PERCENTILE_KEYS
+        ),
+        Metric("server_cpu_percent", "percent", True, False, False, "server CPU usage of a round"),
+        Metric("generator_cpu_percent", "percent", True, False, False, "load-generator CPU usage of a round"),
+        Metric("server_rss_mb", "mb", True, False, False, "server resident memory, MB"),
+        Metric("error_rate", "fraction", False, False, True, "errors (not expected 429s) / requests"),
+        Metric("rate_limited_fraction", "fraction", False, False, False, "429 responses / requests"),
+        Metric("checks_failed", "count", False, False, False, "failed correctness checks, summed"),
+        Metric("errors", "count", False, False, True, "errors (not expected 429s), summed"),
+        Metric("requests", "count", False, True, True, "requests, summed"),
+        Metric("measured_over_bound", "ratio", False, True, False, "median rps / the arm's theoretical bound"),
+    )
+}
+
+ALIASES: dict[str, str] = {
+    "med": "p50",
+    "median": "p50",
+    "p99.9": "p999",
+    "http_req_failed": "error_rate",
+    "http_reqs": "rps",
+    "rate": "rps",
+    "throughput": "rps",
+    "rate_limited": "rate_limited_fraction",
+}
+_K6_PERCENTILE = re.compile(r"^p\((\d+(?:\.\d+)?)\)$")
+
+
+def resolve(name: str) -> Metric:
+    """The metric called ``name`` (or a k6 alias of it); ``KeyError`` with the vocabulary if unknown."""
+    key = name.strip()
+    m = _K6_PERCENTILE.match(key)
+    if m:
+        key = "p" + m.group(1).replace(".", "")
+    key = ALIASES.get(key, key)
+    if key not in METRICS:
+        raise KeyError(
+            f"unknown metric {name!r}; known: {', '.join(METRICS)} (k6 aliases: p(95), med, http_req_failed, http_reqs)"
+        )
+    return METRICS[key]
+
+
+def _round_value(round_: Mapping[str, Any], metric: Metric, request: str | None) -> float | None:
+    if request is not None:
+        entry = (round_.get("by_name") or {}).get(request)
+        if entry is None:
+            return None
+        value = entry.get("rps" if metric.name == "rps" else _ROUND_FIELDS[metric.name])
+    elif metric.name in PERCENTILE_KEYS:
+        field = _ROUND_FIELDS.get(metric.name)
+        value = round_.get(field) if field else None
+        if value is None:
+            value = round_["percentiles_ms"].get(PERCENTILE_KEYS[metric.name])
+    else:
+        value = round_.get(metric.name)
+    return None if value is None else float(value)
+
+
+def round_values(doc: Json, arm: str, metric: Metric, request: str | None = None) -> list[float]:
+    """Per-round values of a per-round metric over the measured rounds of ``arm`` (nulls dropped)."""
+    if not metric.per_round:
+        raise ValueError(f"{metric.name} is not a per-round metric")
+    values = [_round_value(r, metric, request) for r in measured_rounds(doc, arm)]
+    return [v for v in values if v is not None]
+
+
+def _aggregate(values: list[float], how: Aggregate) -> float:
+    funcs: dict[Aggregate, Callable[[Any], Any]] = {
+        "median": np.median,
+        "mean": np.mean,
+        "min": np.min,
+        "max": np.max,
+    }
+    return float(funcs[how](np.asarray(values, dtype=float)))
+
+
+def _sum(rounds: list[Json], field: str, request: str | None) -> int:
+    if request is None:
+        return sum(int(r.get(field) or 0) for r in rounds)
+    sub = "failures" if field == "errors" else field
+    return sum(int(((r.get("by_name") or {}).get(request) or {}).get(sub) or 0) for r in rounds)
+
+
+def arm_value(
+    doc: Json, arm: str, metric: Metric, request: str | None = None, aggregate: Aggregate = "median"
+) -> float | None:
+    """One number for ``metric`` of ``arm``: an aggregate of rounds, or a pooled value. None: no data."""
+    if metric.per_round:
+        values = round_values(doc, arm, metric, request)
+        return _aggregate(values, aggregate) if values else None
+    rounds = measured_rounds(doc, arm)
+    if not rounds:
+        return None
+    if metric.name == "measured_over_bound":
+        bound = next(a["bound"] for a in doc["arms"] if a["name"] == arm)
+        rps = round_values(doc, arm, METRICS["rps"])
+        return None if bound is None or not rps else float(np.median(rps)) / float(bound["rps"])
+    if metric.unit == "count":
+        return float(_sum(rounds, metric.name, request))
+    requests = _sum(rounds, "requests", request)
+    if requests == 0:
+        return None
+    numerator = _sum(rounds, "errors" if metric.name == "error_rate" else "rate_limited", request)
+    return numerator / requests
+
+
+def request_names(doc: Json, arm: str) -> list[str]:
+    names: dict[str, None] = {}
+    for r in measured_rounds(doc, arm):
+        names.update(dict.fromkeys(r.get("by_name") or {}))
+    return list(names)
+
+
+def format_value(value: float | None, unit: Unit) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "ms":
+        return f"{value:.3g} ms" if value < 100 else f"{value:.0f} ms"
+    if unit == "fraction":
+        return f"{value * 100:.3g}%"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "rps":
+        return f"{value:.1f} rps"
+    if unit == "mb":
+        return f"{value:.1f} MB"
+    if unit == "count":
+        return f"{value:.0f}"
+    return f"{value:.3g}"

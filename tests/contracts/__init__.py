@@ -1,0 +1,1 @@
+"""Tests of the OpenAPI contract verifier and `harness contract` (the `contracts` package)."""
