@@ -21,6 +21,7 @@ import tomllib
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
+
 import httpx
 
 from harness import exitcodes
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "contracts" / "openapi.json"
 CONFIG = ROOT / "contracts" / "schemathesis.toml"
 DEFAULT_JUNIT = ROOT / "reports" / "junit" / "schemathesis.xml"
-PASSWORD = "fuzz-password-123"
+PASSWORD = "fuzz-password-123"  # noqa: S105 - a throwaway account on a throwaway server
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--contract", type=Path, default=CONTRACT, help="the OpenAPI document under test")
     parser.add_argument("--config", type=Path, default=CONFIG, help="schemathesis.toml to start from")
-    parser.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--max-time", type=int, default=None, metavar="SECONDS",
                         help="time budget for the whole run (default: the example budget decides)")
     parser.add_argument("--max-examples", type=int, default=None, metavar="N", help="examples per operation")
     parser.add_argument("--seed", type=int, default=None, help="override the configured seed")
@@ -133,7 +134,9 @@ def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> 
     args.junit.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(args.contract),
-        "--url", base_url, "--phases", args.phases, "--checks", "all",
+        # No --checks on the command line: it would override the config's per-operation settings.
+        # The config enables every check ([checks] enabled = true).
+        "--url", base_url, "--phases", args.phases,
         "--report", "junit", "--report-junit-path", str(args.junit),
     ]
     if args.max_time is not None:
@@ -144,7 +147,7 @@ def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> 
         argv += ["--seed", str(args.seed)]
     # PYTHONPATH so that `hooks = "contracts.schemathesis_hooks"` imports from a source checkout too.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(argv, cwd=ROOT, env=env, check=False)
+    done = subprocess.run(argv, cwd=ROOT, env=env, check=False)  # noqa: S603 - our own argv, no shell
     print(f"harness: schemathesis exited {done.returncode}; JUnit at {args.junit}", file=sys.stderr)
     if done.returncode == 0:
         return exitcodes.OK

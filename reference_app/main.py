@@ -87,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.pricing.aclose()
         await app.state.hub.close()
         await app.state.cache.close()
+        await app.state.limiter.close()
         await engine.dispose()
 
 

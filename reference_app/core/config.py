@@ -91,9 +91,9 @@ class Settings(BaseSettings):
     # Files.
     storage_dir: str = "./var/files"
     max_upload_bytes: int = Field(default=10 * 1_048_576, ge=1)
-    max_upload_files: int = Field(default=20, ge=1, le=1000)
-    max_multipart_fields: int = Field(default=50, ge=1, le=1000)
-    max_multipart_part_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_upload_files: int = Field(default=20, ge=1, le=20)  # 20 is the contract's maxItems for batch uploads
+    # Multipart field/file counts and non-file part size use Starlette's parser caps (1000, 1000, 1 MiB):
+    # FastAPI's File()/Form() parameters offer no per-route way to lower them.
     max_range_parts: int = Field(default=1, ge=1, le=100)
 
     # Observability.
@@ -155,9 +155,11 @@ class Settings(BaseSettings):
         if self.env is not Env.PROD:
             return
         secret = self.jwt_secret.get_secret_value()
-        if secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+        # RFC 7518 §3.2: an HMAC key at least as long as the hash output (32/48/64 bytes).
+        needed = max(MIN_SECRET_BYTES, int(self.jwt_algorithm.removeprefix("HS")) // 8)
+        if secret == DEV_JWT_SECRET or len(secret.encode()) < needed:
             raise UnsafeSettingsError(
-                f"REFAPP_JWT_SECRET must be set to a random value of at least {MIN_SECRET_BYTES} bytes in prod"
+                f"REFAPP_JWT_SECRET must be a random value of at least {needed} bytes for {self.jwt_algorithm} in prod"
             )
         if self.debug:
             raise UnsafeSettingsError("REFAPP_DEBUG must be off in prod")

@@ -5,11 +5,13 @@ The schema comes from Alembic; ``create_all`` exists only for in-process tests (
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -39,11 +41,21 @@ def build_engine(settings: Settings) -> AsyncEngine:
             kwargs["connect_args"] = {
                 "server_settings": {"statement_timeout": str(settings.db_statement_timeout_ms)},
                 "timeout": settings.db_pool_timeout_s,
+                # The client-side bound for a server that stops answering altogether (frozen, network
+                # partition), where the server-side statement_timeout can't fire: twice that timeout.
+                "command_timeout": command_timeout_s(settings),
             }
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def command_timeout_s(settings: Settings) -> float | None:
+    """asyncpg's per-command client timeout: 2 x the statement timeout (at least 1 s); none if that is off."""
+    if settings.db_statement_timeout_ms == 0:
+        return None
+    return max(1.0, 2 * settings.db_statement_timeout_ms / 1000)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -59,15 +71,41 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+#: SQLSTATEs that say "the database could not answer now", not "this request is wrong": the statement
+#: timeout (57014 query_canceled), lock_timeout (55P03), and a server shutting down or starting up
+#: (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "55P03", "57P01", "57P02", "57P03"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A database failure that a retry may cure: pool timeout, statement timeout, lost or refused connection."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
+    # Connecting to a server that is down fails below the DBAPI layer (refused, reset, timed out).
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; commit is explicit in services, rollback on any error."""
+    """One session per request; commit is explicit in services, rollback on any error.
+
+    A database that cannot answer now (busy pool, statement timeout, server down) is a bounded 503
+    with Retry-After, never a 500 and never a hang.
+    """
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     session = maker()
     try:
         yield session
-    except PoolTimeoutError as exc:
-        await session.rollback()
-        raise ServiceUnavailable("The database is busy; retry shortly.", headers={"Retry-After": "1"}) from exc
+    except Exception as exc:
+        if not is_unavailable(exc):
+            await session.rollback()
+            raise
+        # The connection may be gone: a failed rollback must not turn the 503 into a 500.
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await session.rollback()
+        raise ServiceUnavailable("The database is unavailable or busy; retry shortly.",
+                                 headers={"Retry-After": "1"}) from exc
     except BaseException:
         await session.rollback()
         raise

@@ -21,6 +21,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 
 from reference_app.core.config import Settings
 from reference_app.core.errors import ServiceUnavailable, TooManyRequests
@@ -49,11 +50,17 @@ class RateLimiter:
         self._prefix = settings.cache_key_prefix
         self._trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.storage: Storage
+        self._pool: ConnectionPool | None = None
         if settings.redis_url:
             uri = "async+" + settings.redis_url
+            # Our own pool, so that ``close`` can release its sockets: the storage offers no close.
+            self._pool = ConnectionPool.from_url(
+                settings.redis_url,
+                socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s,
+            )
             storage = storage_from_string(
                 uri, implementation="redispy", wrap_exceptions=True,
-                socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # documented parameter; limits types **options narrower
             )
             if not isinstance(storage, Storage):  # an "async+" URI always yields an async storage
                 raise TypeError(f"expected an async storage for {uri!r}")
@@ -110,6 +117,11 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+    async def close(self) -> None:
+        """Release the Redis connections (called from the app's lifespan on shutdown)."""
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 KeyFunc = Callable[[Request], Awaitable[str]]

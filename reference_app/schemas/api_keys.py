@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from reference_app.schemas.common import InputModel, OutputModel
 
@@ -11,6 +11,8 @@ Scope = Literal["read", "write"]
 
 
 class ApiKeyCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ci-reader", "scopes": ["read"]}]})
+
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1, max_length=2)
 

@@ -16,9 +16,13 @@ DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 class InputModel(BaseModel):
-    """Inputs refuse unknown fields: that is what makes mass assignment impossible."""
+    """Inputs refuse unknown fields: that is what makes mass assignment impossible.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Strings are taken as sent: stripping turned a one-character name into "" behind the schema's
+    back (minLength 1), and silently changed passwords that end in a space.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class OutputModel(BaseModel):

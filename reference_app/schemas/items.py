@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from reference_app.schemas.common import DbId, InputModel, OutputModel, Price, PriceQuery
 
@@ -13,6 +13,10 @@ ItemId = DbId
 
 
 class ItemCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "claw hammer", "description": "16 oz, fibreglass handle", "category": "tools", "price": 24.5},
+    ]})
+
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
     category: Category

@@ -7,8 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-import jsonschema
+import jsonschema_rs
 import pytest
 
 from load.runner import RunOptions, run_experiment
@@ -18,9 +19,9 @@ pytestmark = [pytest.mark.load, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _validate(path: Path) -> dict:  # type: ignore[type-arg]
-    doc = json.loads(path.read_text())
-    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
+def _validate(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    jsonschema_rs.validator_for(json.loads(SCHEMA_PATH.read_text()), validate_formats=True).validate(doc)
     return doc
 
 
@@ -32,7 +33,8 @@ def test_tiny_io_experiment(tmp_path: Path) -> None:
     assert results["run_id"] == doc["run_id"]
     assert [a["name"] for a in results["arms"]] == ["io_sync", "io_async"]
     measured = [r for r in results["rounds"] if not r["warmup"]]
-    assert len(measured) == 4 and [r["arm"] for r in measured] == ["io_sync", "io_async", "io_async", "io_sync"]
+    assert len(measured) == 4
+    assert [r["arm"] for r in measured] == ["io_sync", "io_async", "io_async", "io_sync"]
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in measured)
     assert {a["bound"]["kind"] for a in results["arms"]} == {"thread_pool", "littles_law"}
     assert {c["metric"] for c in results["comparisons"]} == {"rps", "p95_ms", "p99_ms"}
@@ -49,6 +51,7 @@ def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
     assert proc.returncode in (0, 3), proc.stderr[-2000:]  # 3: noisy machine or saturated, still a document
     results = _validate(out / "results.json")
     assert [a["name"] for a in results["arms"]] == ["io_async", "io_async_b"]
-    assert results["config"]["processes"] == 2 and results["config"]["aa"] is True
+    assert results["config"]["processes"] == 2
+    assert results["config"]["aa"] is True
     assert all(r["requests"] > 0 for r in results["rounds"])
     assert "io_async_b round 2/2" in proc.stdout

@@ -58,7 +58,8 @@ def test_starts_serves_and_tears_down(stub_dir: Path, tmp_path: Path) -> None:
         status, body = srv.get("/anything")
         assert (status, body) == (200, b"hello-env")  # REFAPP_* reached the server
         pid = srv.pid
-        assert srv.alive() and psutil.pid_exists(pid)
+        assert srv.alive()
+        assert psutil.pid_exists(pid)
         assert srv.all_pids()[0] == pid
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert "ready at" in log.read_text()
@@ -92,16 +93,21 @@ def test_env_passes_refapp_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFAPP_X", "1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nope")
     env = build_env({"REFAPP_Y": "2"})
-    assert env["REFAPP_X"] == "1" and env["REFAPP_Y"] == "2" and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["REFAPP_X"] == "1"
+    assert env["REFAPP_Y"] == "2"
+    assert "AWS_SECRET_ACCESS_KEY" not in env
     assert env["PATH"] == os.environ["PATH"]
 
 
 def test_commands() -> None:
     port = free_port()
     uv = ServerConfig().command(port)
-    assert uv[1:4] == ["-m", "uvicorn", "--factory"] and uv[uv.index("--host") + 1] == "127.0.0.1"
+    assert uv[1:4] == ["-m", "uvicorn", "--factory"]
+    assert uv[uv.index("--host") + 1] == "127.0.0.1"
     gu = ServerConfig(server="gunicorn", workers=3).command(port)
-    assert gu[1:3] == ["-m", "gunicorn"] and gu[gu.index("-w") + 1] == "3"
-    assert gu[gu.index("-b") + 1] == f"127.0.0.1:{port}" and gu[-1] == "reference_app.main:create_app()"
+    assert gu[1:3] == ["-m", "gunicorn"]
+    assert gu[gu.index("-w") + 1] == "3"
+    assert gu[gu.index("-b") + 1] == f"127.0.0.1:{port}"
+    assert gu[-1] == "reference_app.main:create_app()"
     with pytest.raises(Exception, match="one worker"):
         ServerConfig(server="uvicorn", workers=2)

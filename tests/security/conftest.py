@@ -28,13 +28,61 @@ import pytest
 from fastapi import FastAPI
 
 from harness.server import ServerConfig, ServerProcess
-from tests.utils.app_fixtures import FAST_HASH, JWT_SECRET, open_client
+from reference_app.core.config import Settings
+from reference_app.main import create_app
+from tests.utils.app_fixtures import FAST_HASH, JWT_SECRET, build_test_settings
 
 T = TypeVar("T")
+PEER_ADDRESS = "203.0.113.7"  # the shared fixtures' in-process client address
 
 #: A probe during an attack may be this many times slower than the slowest baseline probe.
 PROBE_FACTOR = 50.0
 BASELINE_PROBES = 10
+
+
+# ---- one app object, a fresh lifespan (database, cache, limiter) per case -------------------
+
+
+@pytest.fixture(scope="session")
+def _shared_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """Building a FastAPI app's routes costs ~1 s on its first request on this box; the lifespan
+    (in-memory database, cache, limiter, hub) is what isolates cases, and it runs per test."""
+    return create_app(build_test_settings(tmp_path_factory.mktemp("security-app")))
+
+
+AppCache = Callable[..., FastAPI]
+
+
+@pytest.fixture(scope="session")
+def cached_app(tmp_path_factory: pytest.TempPathFactory) -> AppCache:
+    """``cached_app(**settings_overrides)``: one app object per distinct settings, for the whole run.
+
+    ``file_db=True`` puts the database in a SQLite file (one connection per session, real
+    locking) instead of the shared in-memory connection, for the concurrency cases.
+    """
+    apps: dict[tuple[tuple[str, str], ...], FastAPI] = {}
+
+    def get(*, file_db: bool = False, **overrides: Any) -> FastAPI:
+        key = (("file_db", str(file_db)), *sorted((k, repr(v)) for k, v in overrides.items()))
+        if key not in apps:
+            root = tmp_path_factory.mktemp("app")
+            if file_db:
+                overrides["database_url"] = f"sqlite+aiosqlite:///{root / 'refapp.db'}"
+            apps[key] = create_app(build_test_settings(root, **overrides))
+        return apps[key]
+
+    return get
+
+
+@pytest.fixture
+def app(_shared_app: FastAPI) -> FastAPI:
+    return _shared_app
+
+
+@pytest.fixture
+def settings(_shared_app: FastAPI) -> Settings:
+    shared: Settings = _shared_app.state.settings
+    return shared
 
 
 # ---- 5xx guard ----------------------------------------------------------------------------
@@ -53,20 +101,32 @@ def _recording(client: httpx.AsyncClient, seen: list[httpx.Response]) -> httpx.A
     return client
 
 
+@asynccontextmanager
+async def open_recording_client(app: FastAPI, seen: list[httpx.Response]) -> AsyncIterator[httpx.AsyncClient]:
+    """Like tests.utils.app_fixtures.open_client (same peer address), as a context manager so a
+    failing case still runs the lifespan's shutdown in its own event loop."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(PEER_ADDRESS, 4711))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield _recording(client, seen)
+
+
 @pytest.fixture
 async def client(app: FastAPI, seen_responses: list[httpx.Response]) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in open_client(app):
-        yield _recording(c, seen_responses)
+    async with open_recording_client(app, seen_responses) as c:
+        yield c
 
 
 @pytest.fixture
 def client_for(seen_responses: list[httpx.Response]) -> Callable[[FastAPI], Any]:
-    @asynccontextmanager
-    async def cm(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-        async for c in open_client(app):
-            yield _recording(c, seen_responses)
+    def cm(app: FastAPI) -> Any:
+        return open_recording_client(app, seen_responses)
 
     return cm
+
+
+#: Never in any response of any case (API3:2023 excess data exposure): password hashes.
+HASH_MARKERS = (b"hashed_password", b"$argon2")
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +135,13 @@ def _no_5xx(seen_responses: list[httpx.Response]) -> Iterator[None]:
     errors = [f"{r.request.method} {r.request.url.path} -> {r.status_code}" for r in seen_responses
               if r.status_code >= 500]
     assert not errors, f"5xx responses during the case: {errors}"
+    for r in seen_responses:
+        try:
+            body = r.content
+        except httpx.ResponseNotRead:  # a streamed body the case chose not to read
+            continue
+        leaked = [m for m in HASH_MARKERS if m in body or m.decode() in str(r.headers)]
+        assert not leaked, f"{r.request.method} {r.request.url.path} exposed {leaked}"
 
 
 def expect(response: httpx.Response, status: int) -> httpx.Response:
@@ -115,7 +182,9 @@ async def _probe(client: httpx.AsyncClient) -> tuple[int, float]:
     return r.status_code, time.perf_counter() - t0
 
 
-async def probed(probe_client: httpx.AsyncClient, attack: Awaitable[T], *, min_probes: int = 3) -> tuple[T, ProbeReport]:
+async def probed(
+    probe_client: httpx.AsyncClient, attack: Awaitable[T], *, min_probes: int = 3
+) -> tuple[T, ProbeReport]:
     """Run ``attack`` while liveness probes run back to back; assert they stayed fast and green.
 
     The baseline is the slowest of a few sequential probes taken just before, in the same test,
@@ -133,8 +202,11 @@ async def probed(probe_client: httpx.AsyncClient, attack: Awaitable[T], *, min_p
         report.latencies_s.append(elapsed)
         await asyncio.sleep(0.002)
     result = await task
-    assert report.statuses and all(s == 200 for s in report.statuses), report.statuses
+    assert report.statuses
+    assert all(s == 200 for s in report.statuses), report.statuses
     worst = max(report.latencies_s)
+    print(f"probes: n={len(report.latencies_s)} worst={worst * 1000:.2f} ms "
+          f"baseline={report.baseline_s * 1000:.2f} ms limit={report.limit_s * 1000:.1f} ms")
     assert worst <= report.limit_s, (
         f"/health/live stalled during the attack: worst {worst * 1000:.1f} ms > "
         f"{PROBE_FACTOR:.0f} x baseline {report.baseline_s * 1000:.2f} ms"
@@ -153,6 +225,7 @@ class LiveServer:
     tmp_dir: Path
     log_path: Path
     max_upload_bytes: int
+    seen: list[httpx.Response] | None = None
 
     @property
     def base_url(self) -> str:
@@ -174,10 +247,11 @@ class LiveServer:
         return targets
 
     def client(self, **kw: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=30.0, trust_env=False, **kw)
+        client = httpx.AsyncClient(base_url=self.base_url, timeout=30.0, trust_env=False, **kw)
+        return _recording(client, self.seen) if self.seen is not None else client
 
 
-LIVE_MAX_UPLOAD = 3 * 1024 * 1024
+LIVE_MAX_UPLOAD = 16 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -212,3 +286,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield LiveServer(proc, root, storage, tmp, root / "server.log", LIVE_MAX_UPLOAD)
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def live(live_server: LiveServer, seen_responses: list[httpx.Response]) -> Iterator[LiveServer]:
+    """The session's server, with this case's responses recorded for the 5xx / hash guard."""
+    live_server.seen = seen_responses
+    try:
+        yield live_server
+    finally:
+        live_server.seen = None

@@ -106,3 +106,9 @@ async def admin(client: httpx.AsyncClient) -> UserHandle:
     from tests.utils.factories import login
 
     return await login(client, email="admin@example.com", password="admin-password-123")
+
+
+def metric_value(app: FastAPI, name: str, **labels: str) -> float:
+    """One sample from the app's Prometheus registry; 0.0 where the series has not been touched yet."""
+    value = app.state.metrics.registry.get_sample_value(name, labels)
+    return float(value or 0.0)

@@ -59,12 +59,19 @@ async def upload_file(
     return FileMeta.model_validate(stored)
 
 
+# The contract's maxItems; the setting can only lower it (config.py caps it here).
+MAX_BATCH_FILES = 20
+
+
 @router.post(
     "/batch", operation_id="files_upload_many", status_code=status.HTTP_201_CREATED,
     response_model=list[FileMeta], responses=problem_responses(*_UPLOAD_ERRORS),
 )
 async def upload_files(
-    files: Annotated[list[UploadFile], File(min_length=1, description="One to `max_upload_files` files.")],
+    files: Annotated[list[UploadFile], File(
+        min_length=1, max_length=MAX_BATCH_FILES,
+        description=f"1 to {MAX_BATCH_FILES} files (a deployment may lower it with REFAPP_MAX_UPLOAD_FILES: 413).",
+    )],
     user: CurrentUser, session: SessionDep, settings: SettingsDep,
 ) -> list[FileMeta]:
     """Upload several files at once, all or nothing. More than `max_upload_files` parts is a 413."""

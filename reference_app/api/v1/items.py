@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from reference_app.core.db import SessionDep
 from reference_app.core.deps import CurrentUser, SettingsDep, principal_limit
-from reference_app.core.errors import PreconditionRequired, problem_responses
+from reference_app.core.errors import PreconditionRequired, Unprocessable, problem_responses
 from reference_app.schemas.items import ItemCreate, ItemFilter, ItemId, ItemPage, ItemPublic, ItemReplace
 from reference_app.services import idempotency
 from reference_app.services import items as item_service
@@ -51,8 +51,12 @@ async def create_item(
     body: ItemCreate,
     user: CurrentUser,
     session: SessionDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    # A returned JSONResponse does not get headers that dependencies set (the rate limiter's
+    # X-RateLimit-*), so they are carried over explicitly.
+    carried = dict(response.headers)
     # Read once: a rollback (e.g. on a duplicate name) expires ORM instances, and touching
     # ``user.id`` afterwards would lazy-load outside the async greenlet (MissingGreenlet -> 500).
     user_id = user.id
@@ -60,9 +64,11 @@ async def create_item(
         digest = idempotency.fingerprint(body.model_dump_json().encode())
         stored = await idempotency.claim(session, user_id, idempotency_key, digest)
         if stored is not None:
-            headers = {"Idempotent-Replayed": "true"}
+            headers = {**carried, "Idempotent-Replayed": "true"}
             if stored.location:
                 headers["Location"] = stored.location
+            replayed = ItemPublic.model_validate(stored.body)
+            headers["ETag"] = item_service.etag(replayed)
             return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
     try:
         item = ItemPublic.model_validate(await item_service.create(session, user_id, body))
@@ -74,7 +80,8 @@ async def create_item(
     payload = json.loads(item.model_dump_json())
     if idempotency_key is not None:
         await idempotency.complete(session, user_id, idempotency_key, 201, payload, location)
-    return JSONResponse(payload, status_code=201, headers={"Location": location, "ETag": item_service.etag(item)})
+    headers = {**carried, "Location": location, "ETag": item_service.etag(item)}
+    return JSONResponse(payload, status_code=201, headers=headers)
 
 
 @router.get(
@@ -138,8 +145,9 @@ async def replace_item(
     if_match = request.headers.get("if-match")
     if not if_match:
         raise PreconditionRequired("Send If-Match with the ETag you read, so concurrent edits are not lost.")
-    # An over-long header can name no version of ours: it is simply stale.
-    versions = item_service.parse_if_match(if_match[:MAX_IF_MATCH], item_id)
+    if len(if_match) > MAX_IF_MATCH:
+        raise Unprocessable(f"If-Match is longer than {MAX_IF_MATCH} characters.")
+    versions = item_service.parse_if_match(if_match, item_id)
     item = ItemPublic.model_validate(await item_service.replace(session, user.id, item_id, versions, body))
     await item_service.invalidate(request.app.state.cache, settings.cache_key_prefix, item_id)
     request.app.state.hub.publish(f"item:{item_id}", item_service.event("item.updated", item, item_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,78 +17,14 @@ from reference_app.core.config import Settings
 from reference_app.core.errors import PayloadTooLarge, RangeNotSatisfiable
 from reference_app.main import create_app
 from reference_app.services import csv_import, storage
-
-# ---- local fixtures: to be hoisted into tests/conftest.py + tests/utils/ -----------------------
-
-PASSWORD = "correct horse battery"
-
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "env": "test", "database_url": "sqlite+aiosqlite:///:memory:", "storage_dir": str(tmp_path / "files"),
-        "rate_limit_enabled": False, "access_log": False, "argon2_time_cost": 1, "argon2_memory_cost_kib": 1024,
-    }
-    return Settings(**(values | overrides))
-
-
-@pytest.fixture
-async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[FastAPI]]]:
-    """Build an app with overridden settings and run its lifespan for the test's duration."""
-    exits: list[Any] = []
-
-    async def build(**overrides: Any) -> FastAPI:
-        app = create_app(make_settings(tmp_path, **overrides))
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        exits.append(ctx)
-        return app
-
-    yield build
-    for ctx in reversed(exits):
-        await ctx.__aexit__(None, None, None)
-
-
-@pytest.fixture
-async def app(app_factory: Callable[..., Awaitable[FastAPI]]) -> FastAPI:
-    return await app_factory()
-
-
-def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as c:
-        yield c
-
-
-async def signup(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    """Register through the API and return bearer headers for the new user."""
-    created = await client.post("/api/v1/users", json={"email": email, "password": PASSWORD})
-    assert created.status_code == 201, created.text
-    token = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, str]:
-    return await signup(client, "alice@example.com")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> dict[str, str]:
-    return await signup(client, "bob@example.com")
-
-# ---- end of local fixtures ---------------------------------------------------------------------
+from tests.utils.factories import UserHandle, create_item, create_user
 
 PAYLOAD = bytes(range(256)) * 4  # 1 KiB, every byte value
 
 
-async def upload(client: httpx.AsyncClient, headers: dict[str, str], content: bytes = PAYLOAD,
+async def upload(client: httpx.AsyncClient, user: UserHandle, content: bytes = PAYLOAD,
                  name: str = "data.bin", content_type: str = "application/octet-stream") -> dict[str, Any]:
-    response = await client.post("/api/v1/files", headers=headers, files={"file": (name, content, content_type)})
+    response = await client.post("/api/v1/files", headers=user.headers, files={"file": (name, content, content_type)})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -99,18 +35,18 @@ def stored_files(app: FastAPI) -> list[Path]:
     return sorted(root.iterdir()) if root.exists() else []
 
 
-async def test_upload_download_round_trip(client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI) -> None:
-    meta = await upload(client, alice)
+async def test_upload_download_round_trip(client: httpx.AsyncClient, user: UserHandle, app: FastAPI) -> None:
+    meta = await upload(client, user)
     assert meta["size"] == len(PAYLOAD)
     assert meta["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
     assert meta["filename"] == "data.bin"
     assert stored_files(app) == [Path(app.state.settings.storage_dir) / meta["id"]]
 
-    read = await client.get(f"/api/v1/files/{meta['id']}", headers=alice)
+    read = await client.get(f"/api/v1/files/{meta['id']}", headers=user.headers)
     assert read.status_code == 200
     assert read.json() == meta
 
-    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice)
+    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=user.headers)
     assert down.status_code == 200
     assert down.content == PAYLOAD
     assert down.headers["content-length"] == str(len(PAYLOAD))
@@ -120,10 +56,10 @@ async def test_upload_download_round_trip(client: httpx.AsyncClient, alice: dict
     assert down.headers["content-disposition"] == "attachment; filename=\"data.bin\"; filename*=UTF-8''data.bin"
 
 
-async def test_full_download_not_gzipped(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+async def test_full_download_not_gzipped(client: httpx.AsyncClient, user: UserHandle) -> None:
     # Re-encoding would break the Range offsets a resumed download counts in (SelectiveGZipMiddleware).
-    meta = await upload(client, alice, content=b"a" * 4096, content_type="text/plain")
-    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice | {"Accept-Encoding": "gzip"})
+    meta = await upload(client, user, content=b"a" * 4096, content_type="text/plain")
+    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=user.headers | {"Accept-Encoding": "gzip"})
     assert "content-encoding" not in down.headers
     assert down.headers["content-length"] == "4096"
 
@@ -158,44 +94,44 @@ def raw_multipart(filename: bytes, content: bytes, boundary: str = "rawboundary9
     ("r\u00e9sum\u00e9.txt".encode(), "r\u00e9sum\u00e9.txt"),
 ])
 async def test_upload_sanitizes_client_filename(
-    client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI, raw: bytes, expected: str
+    client: httpx.AsyncClient, user: UserHandle, app: FastAPI, raw: bytes, expected: str
 ) -> None:
     body, content_type = raw_multipart(raw, PAYLOAD)
-    response = await client.post("/api/v1/files", headers=alice | {"Content-Type": content_type}, content=body)
+    response = await client.post("/api/v1/files", headers=user.headers | {"Content-Type": content_type}, content=body)
     assert response.status_code == 201, response.text
     meta = response.json()
     assert meta["filename"] == expected
     # The name on disk is always the server's id, never anything from the client.
     assert [p.name for p in stored_files(app)] == [meta["id"]]
-    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice)
+    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=user.headers)
     assert down.content == PAYLOAD
     assert "/" not in down.headers["content-disposition"].split("filename=")[1]
 
 
-async def test_crlf_in_filename_cannot_inject_headers(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
-    meta = await upload(client, alice, name="a\r\nX-Injected: 1.txt")
+async def test_crlf_in_filename_cannot_inject_headers(client: httpx.AsyncClient, user: UserHandle) -> None:
+    meta = await upload(client, user, name="a\r\nX-Injected: 1.txt")
     assert "\r" not in meta["filename"]
     assert "\n" not in meta["filename"]
-    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=alice)
+    down = await client.get(f"/api/v1/files/{meta['id']}/content", headers=user.headers)
     assert "x-injected" not in down.headers
 
 
 async def test_oversized_upload_with_content_length(
-    app_factory: Callable[..., Awaitable[FastAPI]], tmp_path: Path
+    make_settings: Callable[..., Settings], client_for: Callable[..., Any]
 ) -> None:
-    app = await app_factory(max_upload_bytes=2048)
+    app = create_app(make_settings(max_upload_bytes=2048))
     async with client_for(app) as client:
-        headers = await signup(client, "carol@example.com")
-        response = await client.post("/api/v1/files", headers=headers, files={"file": ("big.bin", b"x" * 4096)})
+        owner = await create_user(client)
+        response = await client.post("/api/v1/files", headers=owner.headers, files={"file": ("big.bin", b"x" * 4096)})
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert stored_files(app) == []
 
 
 async def test_oversized_upload_chunked_without_content_length(
-    app_factory: Callable[..., Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings], client_for: Callable[..., Any]
 ) -> None:
-    app = await app_factory(max_upload_bytes=2048)
+    app = create_app(make_settings(max_upload_bytes=2048))
     boundary = "testboundary1234"
 
     async def body() -> AsyncIterator[bytes]:
@@ -206,10 +142,10 @@ async def test_oversized_upload_chunked_without_content_length(
         yield f"\r\n--{boundary}--\r\n".encode()
 
     async with client_for(app) as client:
-        headers = await signup(client, "dave@example.com")
+        owner = await create_user(client)
         request = client.build_request(
             "POST", "/api/v1/files", content=body(),
-            headers=headers | {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            headers=owner.headers | {"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         assert "content-length" not in request.headers
         assert request.headers["transfer-encoding"] == "chunked"
@@ -226,9 +162,9 @@ async def test_per_file_cap_removes_partial_file(tmp_path: Path) -> None:
     assert not target.exists()
 
 
-async def test_batch_upload(client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI) -> None:
+async def test_batch_upload(client: httpx.AsyncClient, user: UserHandle, app: FastAPI) -> None:
     files = [("files", (f"f{i}.txt", f"content {i}".encode(), "text/plain")) for i in range(3)]
-    response = await client.post("/api/v1/files/batch", headers=alice, files=files)
+    response = await client.post("/api/v1/files/batch", headers=user.headers, files=files)
     assert response.status_code == 201, response.text
     metas = response.json()
     assert [m["filename"] for m in metas] == ["f0.txt", "f1.txt", "f2.txt"]
@@ -237,13 +173,13 @@ async def test_batch_upload(client: httpx.AsyncClient, alice: dict[str, str], ap
 
 
 async def test_batch_upload_too_many_files(
-    app_factory: Callable[..., Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings], client_for: Callable[..., Any]
 ) -> None:
-    app = await app_factory(max_upload_files=2)
+    app = create_app(make_settings(max_upload_files=2))
     async with client_for(app) as client:
-        headers = await signup(client, "erin@example.com")
+        owner = await create_user(client)
         files = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(3)]
-        response = await client.post("/api/v1/files/batch", headers=headers, files=files)
+        response = await client.post("/api/v1/files/batch", headers=owner.headers, files=files)
     assert response.status_code == 413
     assert stored_files(app) == []
 
@@ -256,8 +192,8 @@ async def test_upload_requires_auth(client: httpx.AsyncClient) -> None:
 # ---- ranges and disposition --------------------------------------------------------------------
 
 @pytest.fixture
-async def file_id(client: httpx.AsyncClient, alice: dict[str, str]) -> str:
-    meta = await upload(client, alice)
+async def file_id(client: httpx.AsyncClient, user: UserHandle) -> str:
+    meta = await upload(client, user)
     return str(meta["id"])
 
 
@@ -269,9 +205,9 @@ async def file_id(client: httpx.AsyncClient, alice: dict[str, str]) -> str:
     ("bytes=-5000", 0, 1023),
 ])
 async def test_range_206(
-    client: httpx.AsyncClient, alice: dict[str, str], file_id: str, spec: str, start: int, end: int
+    client: httpx.AsyncClient, user: UserHandle, file_id: str, spec: str, start: int, end: int
 ) -> None:
-    response = await client.get(f"/api/v1/files/{file_id}/content", headers=alice | {"Range": spec})
+    response = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers | {"Range": spec})
     assert response.status_code == 206
     assert response.content == PAYLOAD[start : end + 1]
     assert response.headers["content-range"] == f"bytes {start}-{end}/{len(PAYLOAD)}"
@@ -279,8 +215,8 @@ async def test_range_206(
 
 
 @pytest.mark.parametrize("spec", ["bytes=1024-", "bytes=5000-6000", "bytes=-0", "bytes=0-0,5-6"])
-async def test_range_416(client: httpx.AsyncClient, alice: dict[str, str], file_id: str, spec: str) -> None:
-    response = await client.get(f"/api/v1/files/{file_id}/content", headers=alice | {"Range": spec})
+async def test_range_416(client: httpx.AsyncClient, user: UserHandle, file_id: str, spec: str) -> None:
+    response = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers | {"Range": spec})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{len(PAYLOAD)}"
     assert response.headers["content-type"] == "application/problem+json"
@@ -288,17 +224,17 @@ async def test_range_416(client: httpx.AsyncClient, alice: dict[str, str], file_
 
 @pytest.mark.parametrize("spec", ["items=0-5", "bytes=abc", "bytes=9-3", "bytes=-", "bytes"])
 async def test_unparsable_range_is_ignored(
-    client: httpx.AsyncClient, alice: dict[str, str], file_id: str, spec: str
+    client: httpx.AsyncClient, user: UserHandle, file_id: str, spec: str
 ) -> None:
-    response = await client.get(f"/api/v1/files/{file_id}/content", headers=alice | {"Range": spec})
+    response = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers | {"Range": spec})
     assert response.status_code == 200
     assert response.content == PAYLOAD
 
 
-async def test_many_ranges_rejected_quickly(client: httpx.AsyncClient, alice: dict[str, str], file_id: str) -> None:
+async def test_many_ranges_rejected_quickly(client: httpx.AsyncClient, user: UserHandle, file_id: str) -> None:
     started = time.perf_counter()
     response = await client.get(
-        f"/api/v1/files/{file_id}/content", headers=alice | {"Range": "bytes=" + "0-0," * 5000}
+        f"/api/v1/files/{file_id}/content", headers=user.headers | {"Range": "bytes=" + "0-0," * 5000}
     )
     assert response.status_code == 416
     assert time.perf_counter() - started < 2.0
@@ -314,67 +250,66 @@ def test_parse_range_is_bounded() -> None:
 
 
 async def test_if_range_mismatch_sends_full_body(
-    client: httpx.AsyncClient, alice: dict[str, str], file_id: str
+    client: httpx.AsyncClient, user: UserHandle, file_id: str
 ) -> None:
     response = await client.get(f"/api/v1/files/{file_id}/content",
-                                headers=alice | {"Range": "bytes=0-9", "If-Range": '"stale"'})
+                                headers=user.headers | {"Range": "bytes=0-9", "If-Range": '"stale"'})
     assert response.status_code == 200
     assert response.content == PAYLOAD
 
 
-async def test_disposition_inline_for_safe_types_only(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
-    text = await upload(client, alice, content=b"hello", name="notes € 1.txt", content_type="text/plain")
-    html = await upload(client, alice, content=b"<script>alert(1)</script>", name="x.html", content_type="text/html")
-    inline = await client.get(f"/api/v1/files/{text['id']}/content?disposition=inline", headers=alice)
+async def test_disposition_inline_for_safe_types_only(client: httpx.AsyncClient, user: UserHandle) -> None:
+    text = await upload(client, user, content=b"hello", name="notes € 1.txt", content_type="text/plain")
+    html = await upload(client, user, content=b"<script>alert(1)</script>", name="x.html", content_type="text/html")
+    inline = await client.get(f"/api/v1/files/{text['id']}/content?disposition=inline", headers=user.headers)
     assert inline.headers["content-disposition"] == (
         "inline; filename=\"notes _ 1.txt\"; filename*=UTF-8''notes%20%E2%82%AC%201.txt"
     )
-    attach = await client.get(f"/api/v1/files/{text['id']}/content", headers=alice)
+    attach = await client.get(f"/api/v1/files/{text['id']}/content", headers=user.headers)
     assert attach.headers["content-disposition"].startswith("attachment;")
-    forced = await client.get(f"/api/v1/files/{html['id']}/content?disposition=inline", headers=alice)
+    forced = await client.get(f"/api/v1/files/{html['id']}/content?disposition=inline", headers=user.headers)
     assert forced.headers["content-disposition"].startswith("attachment;")
     assert "sandbox" in forced.headers["content-security-policy"]
-    bad = await client.get(f"/api/v1/files/{text['id']}/content?disposition=evil", headers=alice)
+    bad = await client.get(f"/api/v1/files/{text['id']}/content?disposition=evil", headers=user.headers)
     assert bad.status_code == 422
 
 
 # ---- ownership, traversal, delete ----------------------------------------------------------------
 
 async def test_other_users_file_is_404(
-    client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str], file_id: str
+    client: httpx.AsyncClient, user: UserHandle, other_user: UserHandle, file_id: str
 ) -> None:
     for path in (f"/api/v1/files/{file_id}", f"/api/v1/files/{file_id}/content"):
-        response = await client.get(path, headers=bob)
+        response = await client.get(path, headers=other_user.headers)
         assert response.status_code == 404
-    assert (await client.delete(f"/api/v1/files/{file_id}", headers=bob)).status_code == 404
-    assert (await client.get(f"/api/v1/files/{file_id}", headers=alice)).status_code == 200
+    assert (await client.delete(f"/api/v1/files/{file_id}", headers=other_user.headers)).status_code == 404
+    assert (await client.get(f"/api/v1/files/{file_id}", headers=user.headers)).status_code == 200
 
 
 @pytest.mark.parametrize("bad_id", ["..%2F..%2Fetc%2Fpasswd", "%2E%2E", "ABCDEF" * 6, "0" * 31, "0" * 33, "x" * 32])
-async def test_malformed_or_traversal_id_is_404(client: httpx.AsyncClient, alice: dict[str, str], bad_id: str) -> None:
-    response = await client.get(f"/api/v1/files/{bad_id}/content", headers=alice)
+async def test_malformed_or_traversal_id_is_404(client: httpx.AsyncClient, user: UserHandle, bad_id: str) -> None:
+    response = await client.get(f"/api/v1/files/{bad_id}/content", headers=user.headers)
     assert response.status_code == 404
 
 
-async def test_delete(client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI, file_id: str) -> None:
-    response = await client.delete(f"/api/v1/files/{file_id}", headers=alice)
+async def test_delete(client: httpx.AsyncClient, user: UserHandle, app: FastAPI, file_id: str) -> None:
+    response = await client.delete(f"/api/v1/files/{file_id}", headers=user.headers)
     assert response.status_code == 204
     assert stored_files(app) == []
-    assert (await client.get(f"/api/v1/files/{file_id}", headers=alice)).status_code == 404
-    assert (await client.delete(f"/api/v1/files/{file_id}", headers=alice)).status_code == 404
+    assert (await client.get(f"/api/v1/files/{file_id}", headers=user.headers)).status_code == 404
+    assert (await client.delete(f"/api/v1/files/{file_id}", headers=user.headers)).status_code == 404
 
 
 # ---- CSV import ----------------------------------------------------------------------------------
 
-async def import_csv(client: httpx.AsyncClient, headers: dict[str, str], data: bytes,
+async def import_csv(client: httpx.AsyncClient, user: UserHandle, data: bytes,
                      content_type: str = "text/csv") -> httpx.Response:
-    return await client.post("/api/v1/files/csv", headers=headers, files={"file": ("items.csv", data, content_type)})
+    return await client.post("/api/v1/files/csv", headers=user.headers,
+                             files={"file": ("items.csv", data, content_type)})
 
 
-async def test_csv_import_with_row_errors(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
-    existing = await client.post("/api/v1/items", headers=alice,
-                                 json={"name": "taken", "category": "tools", "price": 1})
-    assert existing.status_code == 201, existing.text
+async def test_csv_import_with_row_errors(client: httpx.AsyncClient, user: UserHandle) -> None:
+    await create_item(client, user, name="taken", category="tools", price=1)
     data = (
         "\ufeffname,category,price,description\n"   # row 1 (with an Excel BOM)
         "hammer,tools,12.50,a hammer\n"             # row 2 ok
@@ -388,7 +323,7 @@ async def test_csv_import_with_row_errors(client: httpx.AsyncClient, alice: dict
         "free,tools,-1,\n"                         # row 10 negative price
         "nan,tools,NaN,\n"                         # row 11 not a plain decimal
     ).encode()
-    response = await import_csv(client, alice, data)
+    response = await import_csv(client, user, data)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["created"] == 2
@@ -396,20 +331,20 @@ async def test_csv_import_with_row_errors(client: httpx.AsyncClient, alice: dict
     assert all(e["errors"] for e in body["errors"])
     assert body["errors"][0]["errors"] == ["price: must be a decimal number like 12.50"]
     assert "already exists" in body["errors"][4]["errors"][0]
-    items = (await client.get("/api/v1/items?sort=name", headers=alice)).json()["items"]
+    items = (await client.get("/api/v1/items?sort=name", headers=user.headers)).json()["items"]
     assert sorted(i["name"] for i in items) == ["hammer", "taken", "tape, measuring"]
 
 
 async def test_csv_import_race_duplicate_is_row_error(
-    client: httpx.AsyncClient, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, user: UserHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await client.post("/api/v1/items", headers=alice, json={"name": "taken", "category": "tools", "price": 1})
+    await create_item(client, user, name="taken", category="tools", price=1)
 
     async def nothing_exists(*_args: object) -> set[str]:
         return set()  # as if "taken" were created between the check and the insert
 
     monkeypatch.setattr(csv_import, "_existing_names", nothing_exists)
-    response = await import_csv(client, alice, b"name,category,price\nnew,tools,1\ntaken,tools,2\n")
+    response = await import_csv(client, user, b"name,category,price\nnew,tools,1\ntaken,tools,2\n")
     assert response.status_code == 200, response.text
     assert response.json() == {"created": 1, "errors": [
         {"row": 3, "errors": ["name: an item with this name already exists"]}]}
@@ -425,15 +360,15 @@ async def test_csv_import_race_duplicate_is_row_error(
     (b'name,category,price\n"unterminated,t,1\n', "text/csv", 422),
 ])
 async def test_csv_import_rejects_bad_files(
-    client: httpx.AsyncClient, alice: dict[str, str], data: bytes, content_type: str, status: int
+    client: httpx.AsyncClient, user: UserHandle, data: bytes, content_type: str, status: int
 ) -> None:
-    response = await import_csv(client, alice, data, content_type)
+    response = await import_csv(client, user, data, content_type)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_csv_import_row_limit(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+async def test_csv_import_row_limit(client: httpx.AsyncClient, user: UserHandle) -> None:
     rows = "".join(f"item{i},bulk,1\n" for i in range(csv_import.MAX_ROWS + 1))
-    response = await import_csv(client, alice, ("name,category,price\n" + rows).encode())
+    response = await import_csv(client, user, ("name,category,price\n" + rows).encode())
     assert response.status_code == 422
-    assert (await client.get("/api/v1/items", headers=alice)).json()["total"] == 0
+    assert (await client.get("/api/v1/items", headers=user.headers)).json()["total"] == 0

@@ -7,8 +7,6 @@ deprecated there in favour of httpx2) and warnings are errors in this suite.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,72 +14,8 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from fastapi import FastAPI
 
-from reference_app.core.config import Settings
-from reference_app.main import create_app
-
-# ---- local fixtures: to be hoisted into tests/conftest.py + tests/utils/ -----------------------
-
-PASSWORD = "correct horse battery"
-
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "env": "test", "database_url": "sqlite+aiosqlite:///:memory:", "storage_dir": str(tmp_path / "files"),
-        "rate_limit_enabled": False, "access_log": False, "argon2_time_cost": 1, "argon2_memory_cost_kib": 1024,
-    }
-    return Settings(**(values | overrides))
-
-
-@pytest.fixture
-async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[FastAPI]]]:
-    """Build an app with overridden settings and run its lifespan for the test's duration."""
-    exits: list[Any] = []
-
-    async def build(**overrides: Any) -> FastAPI:
-        app = create_app(make_settings(tmp_path, **overrides))
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        exits.append(ctx)
-        return app
-
-    yield build
-    for ctx in reversed(exits):
-        await ctx.__aexit__(None, None, None)
-
-
-@pytest.fixture
-async def app(app_factory: Callable[..., Awaitable[FastAPI]]) -> FastAPI:
-    return await app_factory()
-
-
-def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as c:
-        yield c
-
-
-async def signup(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    """Register through the API and return bearer headers for the new user."""
-    created = await client.post("/api/v1/users", json={"email": email, "password": PASSWORD})
-    assert created.status_code == 201, created.text
-    token = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, str]:
-    return await signup(client, "alice@example.com")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> dict[str, str]:
-    return await signup(client, "bob@example.com")
-
+from tests.utils.app_fixtures import metric_value
+from tests.utils.factories import UserHandle, bearer, create_user, login
 
 
 class Closed(Exception):
@@ -127,20 +61,19 @@ class WsClient:
         await self.comm.wait(timeout=5)
 
 
-async def login(client: httpx.AsyncClient, email: str) -> str:
-    headers = await signup(client, email)
-    return headers["Authorization"].removeprefix("Bearer ")
+def item_socket(app: FastAPI, item_id: int | str, token: str | None) -> WsClient:
+    return WsClient(app, f"/api/v1/ws/items/{item_id}", "" if token is None else f"token={token}")
 
 
 async def open_ws(app: FastAPI, item_id: int | str, token: str | None) -> WsClient:
-    ws = WsClient(app, f"/api/v1/ws/items/{item_id}", "" if token is None else f"token={token}")
+    ws = item_socket(app, item_id, token)
     await ws.connect()
     return ws
 
 
 async def refused_code(app: FastAPI, item_id: int | str, token: str | None) -> int:
     """The close code of a refused socket, whether it closes before or right after accepting."""
-    ws = WsClient(app, f"/api/v1/ws/items/{item_id}", "" if token is None else f"token={token}")
+    ws = item_socket(app, item_id, token)
 
     async def first_message() -> None:
         await ws.connect()
@@ -150,12 +83,6 @@ async def refused_code(app: FastAPI, item_id: int | str, token: str | None) -> i
         await first_message()
     await ws.comm.wait(timeout=5)
     return closed.value.code
-
-# ---- end of local fixtures ---------------------------------------------------------------------
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def new_item(client: httpx.AsyncClient, token: str, name: str = "lamp") -> int:
@@ -167,12 +94,12 @@ async def new_item(client: httpx.AsyncClient, token: str, name: str = "lamp") ->
 
 
 @pytest.fixture
-async def token(client: httpx.AsyncClient) -> str:
-    return await login(client, "alice@example.com")
+def token(user: UserHandle) -> str:
+    return user.access_token
 
 
 def gauge(app: FastAPI) -> float:
-    return float(app.state.metrics.registry.get_sample_value("websocket_connections") or 0.0)
+    return metric_value(app, "websocket_connections")
 
 
 async def test_echo_and_gauge(client: httpx.AsyncClient, app: FastAPI, token: str) -> None:
@@ -227,17 +154,18 @@ async def test_bad_token_closes_1008(client: httpx.AsyncClient, app: FastAPI, to
     assert gauge(app) == 0
 
 
-async def test_refresh_token_is_refused(client: httpx.AsyncClient, app: FastAPI, token: str) -> None:
+async def test_refresh_token_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, user: UserHandle, token: str
+) -> None:
     item_id = await new_item(client, token)
-    pair = (await client.post("/api/v1/auth/token",
-                              data={"username": "alice@example.com", "password": PASSWORD})).json()
-    assert await refused_code(app, item_id, pair["refresh_token"]) == 1008
+    pair = await login(client, email=user.email, password=user.password)
+    assert await refused_code(app, item_id, pair.refresh_token) == 1008
 
 
 async def test_other_users_item_and_missing_item_look_the_same(
     client: httpx.AsyncClient, app: FastAPI, token: str
 ) -> None:
-    bob = await login(client, "bob@example.com")
+    bob = (await create_user(client)).access_token
     item_id = await new_item(client, token)
     assert await refused_code(app, item_id, bob) == 1008
     assert await refused_code(app, 999_999, bob) == 1008

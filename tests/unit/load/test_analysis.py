@@ -12,7 +12,8 @@ def test_summary_uses_medians_of_measured_rounds_only() -> None:
     rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
     rounds[0]["rps"] = 1e9  # a warm-up must never count
     s = analysis.summarize(rounds, ARMS)
-    assert s["A"]["rounds"] == 3 and s["A"]["rps_median"] == 110
+    assert s["A"]["rounds"] == 3
+    assert s["A"]["rps_median"] == 110
     assert s["B"]["rps_median"] == 420
     assert s["A"]["measured_over_bound"] == pytest.approx(110 / 200)
     assert s["B"]["measured_over_bound"] == pytest.approx(420 / 500)
@@ -23,7 +24,8 @@ def test_clear_difference_is_significant() -> None:
     rounds = two_arm_rounds((100, 110, 120, 105, 115), (400, 420, 440, 410, 430))
     c = analysis.compare(rounds, "B", "A", "rps")
     assert c["verdict"] == "numerator higher"
-    assert c["low"] > 1 and c["estimate"] == pytest.approx(420 / 110)
+    assert c["low"] > 1
+    assert c["estimate"] == pytest.approx(420 / 110)
     lower = analysis.compare(rounds, "A", "B", "rps")
     assert lower["verdict"] == "numerator lower"
 
@@ -57,7 +59,8 @@ def test_saturated_round_invalidates_run_and_verdicts() -> None:
     rounds[3]["generator_cpu_percent"], rounds[3]["saturated"] = 97.0, True
     s = analysis.summarize(rounds, ARMS)
     v = analysis.validity(rounds, s)
-    assert v["valid"] is False and v["reasons"] == [analysis.SATURATED_REASON]
+    assert v["valid"] is False
+    assert v["reasons"] == [analysis.SATURATED_REASON]
     cs = analysis.comparisons_for(rounds, ["A", "B"], invalid_reason=analysis.SATURATED_REASON)
     assert {c["verdict"] for c in cs} == {analysis.SATURATED_REASON}
 
@@ -74,7 +77,8 @@ def test_error_rate_above_threshold_is_invalid() -> None:
         if r["arm"] == "B":
             r["errors"] = r["requests"] // 10
     v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
-    assert not v["valid"] and "arm B error rate" in v["reasons"][0]
+    assert not v["valid"]
+    assert "arm B error rate" in v["reasons"][0]
 
 
 def test_aa_with_a_difference_is_invalid() -> None:
@@ -102,7 +106,8 @@ def test_noisy_neighbours_are_noted_not_invalidating() -> None:
     rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
     rounds[2]["other_cpu_percent"] = 150.0
     v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
-    assert v["valid"] and any("other processes" in n for n in v["notes"])
+    assert v["valid"]
+    assert any("other processes" in n for n in v["notes"])
 
 
 def test_checks_are_summed_over_measured_rounds() -> None:

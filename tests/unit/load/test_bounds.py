@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from load.analysis import (
@@ -17,7 +19,8 @@ LAB_CONFIG = {"threadpool_size": 40, "lab_limit": {"amount": 50, "per_seconds": 
 
 def test_littles_law() -> None:
     b = littles_law_bound(200, 0.05)
-    assert b["kind"] == "littles_law" and b["rps"] == pytest.approx(4000)
+    assert b["kind"] == "littles_law"
+    assert b["rps"] == pytest.approx(4000)
 
 
 @pytest.mark.parametrize(("users", "threads", "expected"), [(200, 40, 800), (10, 40, 200)])
@@ -29,11 +32,16 @@ def test_rate_limit_bound() -> None:
     assert rate_limit_bound(600, 60)["rps"] == pytest.approx(10)
 
 
+def _rps(bound: dict[str, Any] | None) -> float:
+    assert bound is not None
+    return float(bound["rps"])
+
+
 def test_bound_for_reads_the_app_config() -> None:
-    assert bound_for("thread_pool", users=100, io_ms=200, lab_config={"threadpool_size": 10})["rps"] == 50
-    assert bound_for("thread_pool", users=100, io_ms=200, lab_config=None)["rps"] == 200  # default 40
-    assert bound_for("littles_law", users=100, io_ms=200, lab_config=None)["rps"] == 500
-    assert bound_for("rate_limit", users=10, io_ms=None, lab_config=LAB_CONFIG)["rps"] == 50
+    assert _rps(bound_for("thread_pool", users=100, io_ms=200, lab_config={"threadpool_size": 10})) == 50
+    assert _rps(bound_for("thread_pool", users=100, io_ms=200, lab_config=None)) == 200  # default 40
+    assert _rps(bound_for("littles_law", users=100, io_ms=200, lab_config=None)) == 500
+    assert _rps(bound_for("rate_limit", users=10, io_ms=None, lab_config=LAB_CONFIG)) == 50
     assert bound_for("rate_limit", users=10, io_ms=None, lab_config={}) is None
     assert bound_for(None, users=10, io_ms=50, lab_config=LAB_CONFIG) is None
 
@@ -47,5 +55,5 @@ def test_expected_429_fraction(limit: float, offered: float, expected: float) ->
 @pytest.mark.parametrize("bad", [lambda: littles_law_bound(0, 0.05), lambda: thread_pool_bound(1, 0, 0.05),
                                  lambda: rate_limit_bound(0, 1), lambda: littles_law_bound(1, 0)])
 def test_bounds_reject_nonsense(bad) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need"):
         bad()

@@ -13,7 +13,7 @@ def test_load_is_registered_with_its_flags() -> None:
                               "--rounds", "4", "--warmup", "0", "--processes", "2", "--seed", "9",
                               "--backend", "postgres", "--database-url", "postgresql+asyncpg://x/y",
                               "--redis-url", "redis://127.0.0.1:6379/0", "--server", "gunicorn",
-                              "--workers", "3", "-o", "/tmp/x"])
+                              "--workers", "3", "-o", "out-dir"])
     assert (args.profile, args.quick, args.aa, args.users, args.round_seconds, args.rounds) == (
         "io", True, True, 5, 2.0, 4)
     assert (args.warmup, args.processes, args.seed, args.backend, args.server, args.workers) == (

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from load.experiment import EXPERIMENTS, aa_variant, get_experiment, profile_names, round_order, server_key
 from harness.exitcodes import HarnessError
+from load.experiment import EXPERIMENTS, aa_variant, get_experiment, profile_names, round_order, server_key
 
 
 def test_abba_alternates_blocks() -> None:
@@ -42,7 +42,7 @@ def test_abba_balances_positions() -> None:
 
 @pytest.mark.parametrize(("arms", "rounds"), [([], 2), (["a", "a"], 2), (["a"], 0)])
 def test_round_order_rejects_bad_input(arms: list[str], rounds: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         round_order(arms, rounds)
 
 
@@ -50,7 +50,9 @@ def test_aa_duplicates_the_treatment_arm() -> None:
     exp = aa_variant(EXPERIMENTS["io"])
     assert [a.name for a in exp.arms] == ["io_async", "io_async_b"]
     a, b = exp.arms
-    assert a.profile_env == b.profile_env and a.app_env == b.app_env and a.bound == b.bound
+    assert a.profile_env == b.profile_env
+    assert a.app_env == b.app_env
+    assert a.bound == b.bound
 
 
 def test_aa_of_single_arm_experiment() -> None:
@@ -70,7 +72,7 @@ def test_arms_with_equal_server_config_share_a_key() -> None:
 
 def test_required_experiments_and_profiles_exist() -> None:
     assert {"io", "cache", "ratelimit", "middleware", "server", "journey"} <= set(EXPERIMENTS)
-    assert {"io", "cache", "ratelimit", "journey", "shapes", "hello"} <= set(profile_names())
+    assert {"io_bound", "cache", "ratelimit", "journey", "shapes", "hello"} <= set(profile_names())
     for exp in EXPERIMENTS.values():
         for arm in exp.arms:
             assert arm.profile_path.is_file(), arm.profile_path

@@ -49,4 +49,14 @@ def test_schema_violations_are_reported() -> None:
 def test_schema_file_is_the_committed_one() -> None:
     from load.schema import SCHEMA_PATH
 
-    assert SCHEMA_PATH == Path(__file__).resolve().parents[3] / "load" / "results.schema.json"
+    assert Path(__file__).resolve().parents[3] / "load" / "results.schema.json" == SCHEMA_PATH
+
+
+def test_profile_checks_are_always_reported() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[3]["counters"] = {"cache_hit": 7}
+    doc = assemble("run-2", "cache", EXPERIMENTS["cache"], RunOptions(), 20,
+                   {"rounds": 3, "round_seconds": 5.0, "warmup": 2.0}, [], copy.deepcopy(ARMS), rounds)
+    assert doc["checks"]["cache_mismatches"] == 0
+    assert doc["checks"]["cache_hit"] == 7
+    assert errors(doc) == []

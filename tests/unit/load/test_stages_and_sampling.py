@@ -28,9 +28,9 @@ def test_spike_stages() -> None:
 def test_selected_from_env() -> None:
     assert [s.users for s in selected_stages({"HARNESS_SHAPE_STEPS": "1,2", "HARNESS_SHAPE_STEP_S": "5"})] == [1, 2]
     assert len(selected_stages({"HARNESS_SHAPE": "spike"})) == 3
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="step or spike"):
         selected_stages({"HARNESS_SHAPE": "zigzag"})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="base <= peak"):
         spike_stages(10, 5, 1, 1)
 
 

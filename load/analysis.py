@@ -1,0 +1,208 @@
+"""From rounds to conclusions: per-arm summaries, theoretical bounds, B/A ratios with bootstrap
+confidence intervals (``reports.stats.ratio_ci``), generator saturation and run validity.
+
+Pure functions over the round dicts of ``results.json``, so they are tested on synthetic rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reports.stats import DEFAULT_CONFIDENCE, median, ratio_ci
+
+SATURATION_CPU_PERCENT = 90.0
+SATURATED_REASON = "invalid: load generator saturated"
+MAX_ERROR_RATE = 0.01
+NOISY_CPU_PERCENT = 25.0  # other processes' CPU during a round, in % of one core
+NO_DIFFERENCE = "no significant difference"
+METRICS = ("rps", "p95_ms", "p99_ms")
+Round = Mapping[str, Any]
+
+
+def is_saturated(generator_cpu_percent: float, threshold: float = SATURATION_CPU_PERCENT) -> bool:
+    """A Locust process is single-threaded: near 100% of one core it can't send any faster."""
+    return generator_cpu_percent >= threshold
+
+
+# -- theoretical bounds -------------------------------------------------------------------------
+
+def littles_law_bound(users: int, latency_s: float) -> dict[str, Any]:
+    """Closed loop, no think time: throughput <= concurrency / latency (Little's law)."""
+    if users < 1 or latency_s <= 0:
+        raise ValueError("need users >= 1 and latency > 0")
+    return {"kind": "littles_law", "rps": users / latency_s,
+            "explanation": f"Little's law: {users} users / {latency_s * 1000:g} ms = {users / latency_s:.0f} rps"}
+
+
+def thread_pool_bound(users: int, threadpool: int, latency_s: float) -> dict[str, Any]:
+    """Blocking handlers hold a thread each: at most min(users, threads) in flight."""
+    if users < 1 or threadpool < 1 or latency_s <= 0:
+        raise ValueError("need users, threadpool >= 1 and latency > 0")
+    busy = min(users, threadpool)
+    return {"kind": "thread_pool", "rps": busy / latency_s,
+            "explanation": f"min({users} users, {threadpool} threads) / {latency_s * 1000:g} ms = "
+                           f"{busy / latency_s:.0f} rps"}
+
+
+def rate_limit_bound(amount: int, per_seconds: float) -> dict[str, Any]:
+    if amount < 1 or per_seconds <= 0:
+        raise ValueError("need a positive limit")
+    rps = amount / per_seconds
+    return {"kind": "rate_limit", "rps": rps,
+            "explanation": f"declared limit {amount} per {per_seconds:g} s = {rps:g} accepted rps"}
+
+
+def expected_429_fraction(limit_rps: float, offered_rps: float) -> float:
+    """Share of requests over the limit when ``offered_rps`` is sustained: 1 - limit/offered."""
+    if offered_rps <= 0:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 - limit_rps / offered_rps))
+
+
+def bound_for(kind: str | None, *, users: int, io_ms: int | None, lab_config: Mapping[str, Any] | None
+              ) -> dict[str, Any] | None:
+    """The bound of an arm from its kind, the load and the app's GET /api/v1/lab/config."""
+    cfg = lab_config or {}
+    if kind == "littles_law" and io_ms:
+        return littles_law_bound(users, io_ms / 1000)
+    if kind == "thread_pool" and io_ms:
+        return thread_pool_bound(users, int(cfg.get("threadpool_size") or 40), io_ms / 1000)
+    if kind == "rate_limit":
+        limit = cfg.get("lab_limit") or {}
+        if limit.get("amount") and limit.get("per_seconds"):
+            return rate_limit_bound(int(limit["amount"]), float(limit["per_seconds"]))
+    return None
+
+
+# -- summaries and comparisons --------------------------------------------------------------------
+
+def measured(rounds: Sequence[Round], arm: str) -> list[Round]:
+    return [r for r in rounds if r["arm"] == arm and not r["warmup"]]
+
+
+def accepted_rps(r: Round) -> float:
+    """Throughput of requests that were not rate-limited."""
+    if not r["requests"]:
+        return 0.0
+    return float(r["rps"]) * (1.0 - float(r["rate_limited"]) / float(r["requests"]))
+
+
+def _median_or_none(values: Sequence[float | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return median(present) if present else None
+
+
+def summarize(rounds: Sequence[Round], arms: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for arm in arms:
+        rs = measured(rounds, arm["name"])
+        requests = sum(int(r["requests"]) for r in rs)
+        s: dict[str, Any] = {
+            "rounds": len(rs),
+            "rps_median": median([float(r["rps"]) for r in rs]) if rs else 0.0,
+            "p50_ms_median": _median_or_none([r["p50_ms"] for r in rs]),
+            "p95_ms_median": _median_or_none([r["p95_ms"] for r in rs]),
+            "p99_ms_median": _median_or_none([r["p99_ms"] for r in rs]),
+            "error_rate": sum(int(r["errors"]) for r in rs) / requests if requests else 0.0,
+            "rate_limited_fraction": sum(int(r["rate_limited"]) for r in rs) / requests if requests else 0.0,
+            "measured_over_bound": None,
+            "generator_cpu_percent_max": max((float(r["generator_cpu_percent"]) for r in rs), default=0.0),
+            "server_cpu_percent_median": median([float(r["server_cpu_percent"]) for r in rs]) if rs else 0.0,
+            "checks_failed": sum(int(r.get("checks_failed", 0)) for r in rs),
+        }
+        bound = arm.get("bound")
+        if bound and rs:
+            value = (median([accepted_rps(r) for r in rs]) if bound["kind"] == "rate_limit"
+                     else s["rps_median"])
+            if bound["kind"] == "rate_limit":
+                s["accepted_rps_median"] = value
+            s["measured_over_bound"] = value / float(bound["rps"])
+        if arm.get("expected_429_fraction") is not None:
+            s["expected_429_fraction"] = arm["expected_429_fraction"]
+            offered = s["rps_median"]
+            if bound and bound["kind"] == "rate_limit" and offered > 0:
+                # The same formula on the load actually offered, should the generator fall short.
+                s["expected_429_fraction_at_measured_load"] = expected_429_fraction(bound["rps"], offered)
+        out[arm["name"]] = s
+    return out
+
+
+def verdict_from(low: float, high: float) -> str:
+    if low > 1.0:
+        return "numerator higher"
+    if high < 1.0:
+        return "numerator lower"
+    return NO_DIFFERENCE
+
+
+def compare(rounds: Sequence[Round], numerator: str, denominator: str, metric: str, *,
+            invalid_reason: str | None = None, seed: int = 0,
+            confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
+    """Ratio numerator/denominator of per-arm medians of ``metric`` with its bootstrap CI."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}")
+    a = [r[metric] for r in measured(rounds, denominator)]
+    b = [r[metric] for r in measured(rounds, numerator)]
+    doc: dict[str, Any] = {"metric": metric, "numerator": numerator, "denominator": denominator,
+                           "estimate": 0.0, "low": 0.0, "high": 0.0, "confidence": confidence,
+                           "n_numerator": len(b), "n_denominator": len(a)}
+    if not a or not b or any(v is None or v <= 0 for v in (*a, *b)):
+        doc["verdict"] = "invalid: not enough data (a round without successful requests)"
+        return doc
+    ci = ratio_ci(a, b, confidence=confidence, seed=seed)
+    doc.update(estimate=ci.estimate, low=ci.low, high=ci.high)
+    doc["verdict"] = invalid_reason or verdict_from(ci.low, ci.high)
+    return doc
+
+
+def comparisons_for(rounds: Sequence[Round], arm_names: Sequence[str], *, invalid_reason: str | None,
+                    seed: int = 0, metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """Every later arm against the first (B/A, C/A, ...)."""
+    if len(arm_names) < 2:
+        return []
+    base = arm_names[0]
+    return [compare(rounds, other, base, m, invalid_reason=invalid_reason, seed=seed)
+            for other in arm_names[1:] for m in metrics]
+
+
+def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], *,
+             aa: bool = False, comparisons: Sequence[Mapping[str, Any]] = (),
+             max_error_rate: float = MAX_ERROR_RATE) -> dict[str, Any]:
+    reasons: list[str] = []
+    saturated = [r for r in rounds if r["saturated"] and not r["warmup"]]
+    if saturated:
+        reasons.append(SATURATED_REASON)
+    for name, s in summary.items():
+        if not s.get("rounds"):
+            reasons.append(f"invalid: arm {name} has no measured rounds")
+        elif s["error_rate"] > max_error_rate:
+            reasons.append(f"invalid: arm {name} error rate {s['error_rate']:.2%} above {max_error_rate:.0%}")
+    if aa and not saturated:
+        differing = [c for c in comparisons if c["verdict"] in ("numerator higher", "numerator lower")]
+        if differing:
+            what = ", ".join(f"{c['metric']} {c['estimate']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
+                             for c in differing)
+            reasons.append(f"invalid: A/A arms differ ({what}); the set-up is too noisy to trust")
+    notes = []
+    if saturated:
+        notes.append(f"{len(saturated)} measured round(s) with generator CPU >= {SATURATION_CPU_PERCENT:.0f}%: "
+                     "add --processes or a bigger generator host")
+    busy = [r for r in rounds if not r["warmup"] and float(r.get("other_cpu_percent", 0)) >= NOISY_CPU_PERCENT]
+    if busy:
+        notes.append(f"{len(busy)} measured round(s) shared the machine with other processes using >= "
+                     f"{NOISY_CPU_PERCENT:.0f}% of a core: expect wide intervals")
+    return {"valid": not reasons, "reasons": reasons, "notes": notes}
+
+
+def aggregate_checks(rounds: Sequence[Round]) -> dict[str, float]:
+    """Sum profile counters (cache_mismatches, checks_failed, ...) over measured rounds."""
+    totals: dict[str, float] = {}
+    for r in rounds:
+        if r["warmup"]:
+            continue
+        for key, value in (r.get("counters") or {}).items():
+            if key == "users_ready":
+                continue
+            totals[key] = totals.get(key, 0) + float(value)
+    return totals

@@ -1,0 +1,239 @@
+# ruff: noqa: I001  (locust must be imported first: it monkey-patches the standard library)
+"""Locust, driven through its library API in a process of its own, one command per round.
+
+The runner starts ``python -m load.driver '<json init>'`` once per profile and experiment, then
+writes one JSON command per line on stdin (``round`` or ``quit``). Importing Locust costs seconds
+on a busy machine, so the process (and its Locust workers) is reused for every round, while
+Locust's gevent monkey-patching never touches the caller (the CLI or the main job), and generator
+CPU can be measured per process. For ``processes > 1`` this process is a Locust master
+(``create_master_runner`` on 127.0.0.1) with that many ``locust --worker`` processes; per-round
+options travel to the workers as Locust custom arguments (``parsed_options``), which the master
+sends with every spawn message.
+
+A round: set the options, ``runner.start``, wait until every user finished ``on_start`` (logins,
+reference fetches), settle, reset the stats, measure for S seconds, snapshot
+``stats.total.get_response_time_percentile`` etc., ``runner.stop``.
+
+Events on stdout, one JSON object per line: ``started``, ``ready``, ``measure_start``,
+``progress`` (live rps), ``measure_end``, ``result``, ``round_done``, ``error``. Locust's own
+logging goes to stderr.
+"""
+
+from __future__ import annotations
+
+# Locust monkey-patches the standard library on import: first, before anything else.
+import locust
+from locust import argument_parser
+from locust.env import Environment
+from locust.runners import Runner
+from locust.util.load_locustfile import load_locustfile
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import gevent
+from gevent.socket import wait_read
+
+PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
+OPTION_PREFIX = "HARNESS_"
+
+
+def emit(event: str, **data: Any) -> None:
+    sys.stdout.write(json.dumps({"event": event, "t": time.time(), **data}) + "\n")
+    sys.stdout.flush()
+
+
+def _common() -> Any:
+    from load.profiles import _common
+
+    return _common
+
+
+def entry_stats(entry: Any, duration: float) -> dict[str, Any]:
+    n = int(entry.num_requests)
+    pct = {str(p): (float(entry.get_response_time_percentile(p)) if n else None) for p in PERCENTILES}
+    return {
+        "requests": n,
+        "failures": int(entry.num_failures),
+        "rps": n / duration if duration > 0 else 0.0,
+        "p50_ms": pct["0.5"],
+        "p95_ms": pct["0.95"],
+        "p99_ms": pct["0.99"],
+        "percentiles_ms": pct,
+        "avg_ms": float(entry.avg_response_time) if n else None,
+        "max_ms": float(entry.max_response_time) if n else None,
+    }
+
+
+def snapshot(env: Environment, duration: float) -> dict[str, Any]:
+    stats = env.stats
+    by_name = {}
+    for (name, method), entry in stats.entries.items():
+        s = entry_stats(entry, duration)
+        by_name[f"{method} {name}"] = {k: s[k] for k in ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")}
+    errors = {f"{e.method} {e.name}: {e.error}": int(e.occurrences) for e in stats.errors.values()}
+    return {"total": entry_stats(stats.total, duration), "by_name": by_name,
+            "errors": dict(sorted(errors.items())[:20]), "counters": dict(_common().COUNTERS)}
+
+
+def wait_until(predicate: Any, timeout: float, what: str, runner: Any = None) -> None:
+    """Bounded wait; gives up early when a user raised (Locust collects that in runner.exceptions)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if runner is not None and runner.exceptions:
+            row = next(iter(runner.exceptions.values()))
+            raise RuntimeError(f"a user failed while waiting for {what}: {row['msg']}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        gevent.sleep(0.05)
+
+
+class Driver:
+    def __init__(self, init: dict[str, Any]) -> None:
+        self.profile = init["profile"]
+        self.processes = int(init.get("processes", 1))
+        user_classes, _shapes = load_locustfile(self.profile)
+        if not user_classes:
+            raise ValueError(f"no User class in {self.profile}")
+        self.user_classes = list(user_classes.values())
+        # parsed_options: Locust's defaults (the runners read several) plus the per-round HARNESS_*
+        # options, which the master forwards to its workers as custom arguments.
+        parser = argument_parser.get_empty_argument_parser()
+        argument_parser.setup_parser_arguments(parser)  # type: ignore[no-untyped-call]
+        self.options: argparse.Namespace = parser.parse(args=[])
+        self._option_keys: set[str] = set()
+        self.env = Environment(user_classes=self.user_classes, events=locust.events, parsed_options=self.options)
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.runner: Runner
+        if self.processes > 1:
+            port = int(init["master_port"])
+            self.runner = self.env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+            cmd = [sys.executable, "-m", "locust", "-f", self.profile, "--worker", "--master-host", "127.0.0.1",
+                   "--master-port", str(port), "--loglevel", "WARNING"]
+            env = {**os.environ, "HARNESS_WORKER_REPORT_INTERVAL": str(init.get("report_interval_s", 0.5))}
+            self.workers = [subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603
+                                             stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno())
+                            for _ in range(self.processes)]
+            self._wait_workers_ready(float(init.get("ready_timeout_s", 60)))
+        else:
+            self.runner = self.env.create_local_runner()
+        emit("started", workers=[w.pid for w in self.workers])
+
+    def _wait_workers_ready(self, timeout: float) -> None:
+        runner: Any = self.runner
+        wait_until(lambda: len(runner.clients.ready) >= self.processes, timeout, f"{self.processes} locust workers")
+
+    def _apply_options(self, options: dict[str, str]) -> None:
+        for key in self._option_keys:
+            setattr(self.options, key, None)  # forget the previous arm's options
+        for name, value in options.items():
+            if name.startswith(OPTION_PREFIX):
+                os.environ[name] = value
+                key = name[len(OPTION_PREFIX):].lower()
+                setattr(self.options, key, value)
+                self._option_keys.add(key)
+
+    def round(self, cmd: dict[str, Any]) -> None:
+        users = int(cmd["users"])
+        common = _common()
+        if self.processes > 1:
+            self._wait_workers_ready(float(cmd.get("ready_timeout_s", 60)))
+        self._apply_options(cmd.get("options", {}))
+        self.env.host = cmd["host"]
+        for cls in self.user_classes:
+            cls.host = cmd["host"]
+        common.COUNTERS.clear()
+        self.runner.exceptions = {}
+        self.runner.cpu_warning_emitted = False
+        self.runner.start(users, spawn_rate=float(cmd.get("spawn_rate") or users))
+        wait_until(lambda: common.COUNTERS["users_ready"] >= users, float(cmd.get("ready_timeout_s", 60)),
+                   f"{users} users to finish on_start", self.runner)
+        gevent.sleep(float(cmd.get("settle_s", 0.5)))
+        emit("ready", users=users)
+        seconds = float(cmd["seconds"])
+        emit("measure_start")
+        self.env.stats.reset_all()
+        common.reset_counters()
+        t0 = time.monotonic()
+        last_n, last_t = 0, t0
+        while (now := time.monotonic()) - t0 < seconds:
+            gevent.sleep(min(1.0, max(0.01, seconds - (now - t0))))
+            now = time.monotonic()
+            n = self.env.stats.total.num_requests
+            emit("progress", elapsed=now - t0, rps=(n - last_n) / max(now - last_t, 1e-6), requests=n)
+            last_n, last_t = n, now
+        duration = time.monotonic() - t0
+        result = snapshot(self.env, duration)
+        emit("measure_end")
+        runner: Any = self.runner
+        result["duration_s"] = duration
+        result["locust_cpu_warning"] = bool(getattr(runner, "cpu_warning_emitted", False)
+                                            or getattr(runner, "worker_cpu_warning_emitted", False))
+        emit("result", **result)
+        self.runner.stop()
+        emit("round_done")
+
+    def close(self) -> None:
+        try:
+            with gevent.Timeout(10, False):  # a wedged master must not keep the process alive
+                self.runner.quit()
+        finally:
+            for w in self.workers:
+                if w.poll() is None:
+                    w.terminate()
+            for w in self.workers:
+                try:
+                    w.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+
+
+def commands(idle_timeout_s: float) -> Any:
+    """JSON lines from stdin, read cooperatively (Locust's greenlets keep running while we wait)."""
+    fd = sys.stdin.fileno()
+    buffer = b""
+    while True:
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+        try:
+            wait_read(fd, timeout=idle_timeout_s)
+        except TimeoutError as exc:
+            raise TimeoutError(f"no command for {idle_timeout_s:.0f}s") from exc
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        buffer += chunk
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    init = json.loads(args[0])
+    logging.basicConfig(level=init.get("loglevel", "WARNING"), stream=sys.stderr)
+    driver: Driver | None = None
+    try:
+        driver = Driver(init)
+        for cmd in commands(float(init.get("idle_timeout_s", 600))):
+            if cmd.get("cmd") == "quit":
+                break
+            if cmd.get("cmd") == "round":
+                driver.round(cmd)
+        return 0
+    except Exception as exc:  # reported to the runner, which turns it into an invalid run
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        logging.exception("driver failed")
+        return 1
+    finally:
+        if driver is not None:
+            driver.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

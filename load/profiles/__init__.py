@@ -1,0 +1,1 @@
+"""Declarative Locust profiles (one file per experiment family); ``_common`` holds shared checks."""

@@ -1,0 +1,158 @@
+"""Shared helpers for the Locust profiles: options, correctness checks, and counters.
+
+Options come from ``HARNESS_<NAME>`` environment variables (the runner sets them per arm) or,
+when a profile is run with the plain ``locust`` CLI, from the custom arguments it registers
+(``--arm``, ``--io-ms`` ...; Locust forwards custom arguments from the master to its workers).
+
+Counters (expected 429s, failed correctness checks, cache mismatches, users ready) live in a
+per-process ``collections.Counter``. In distributed mode workers ship their deltas to the master
+through Locust's own ``report_to_master``/``worker_report`` events, so ``COUNTERS`` on the master
+is the cluster total, exactly like Locust's request stats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+
+from locust import events
+from locust import runners as _runners
+
+COUNTERS: Counter[str] = Counter()
+#: Counters that survive a stats reset (they describe set-up, not the measured window).
+PERSISTENT = frozenset({"users_ready"})
+_OPTIONS: dict[str, Any] = {}
+
+# Workers report every 3 s by default; short rounds need fresher numbers on the master.
+if os.environ.get("HARNESS_WORKER_REPORT_INTERVAL"):
+    _runners.WORKER_REPORT_INTERVAL = float(os.environ["HARNESS_WORKER_REPORT_INTERVAL"])
+
+
+def option(environment: Any, name: str, default: str) -> str:
+    """``--name`` custom argument if Locust parsed one, else ``HARNESS_NAME`` env, else default."""
+    parsed = getattr(environment, "parsed_options", None)
+    value = getattr(parsed, name, None) if parsed is not None else None
+    if value is not None:
+        return str(value)
+    return os.environ.get(f"HARNESS_{name.upper()}", default)
+
+
+def add_options(parser: Any, specs: dict[str, tuple[str, str]]) -> None:
+    """Register ``--<name>`` custom arguments, env var ``HARNESS_<NAME>``, shown in the web UI."""
+    for name, (default, help_text) in specs.items():
+        flag = "--" + name.replace("_", "-")
+        if flag in getattr(parser, "_option_string_actions", {}):
+            continue
+        parser.add_argument(flag, dest=name, type=str, env_var=f"HARNESS_{name.upper()}",
+                            default=default, help=help_text)
+
+
+def count(name: str, n: int = 1) -> None:
+    COUNTERS[name] += n
+
+
+def reset_counters() -> None:
+    for key in list(COUNTERS):
+        if key not in PERSISTENT:
+            del COUNTERS[key]
+
+
+def required_headers() -> list[str]:
+    """Headers every response must carry; ``HARNESS_REQUIRE_HEADERS=""`` for REFAPP_MIDDLEWARE=bare.
+
+    Read once per test start (every round), from the custom argument or the environment.
+    """
+    headers: list[str] = _OPTIONS.get("require_headers", ["X-Request-ID"])
+    return headers
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    raw = option(environment, "require_headers", "X-Request-ID")
+    _OPTIONS["require_headers"] = [h.strip() for h in raw.split(",") if h.strip()]
+
+
+def header(resp: Any, name: str) -> str | list[str] | None:
+    headers = getattr(resp, "headers", None)
+    if headers is None:
+        return None
+    value: str | list[str] | None = headers.get(name)
+    return value  # geventhttpclient returns a list when the field is repeated
+
+
+def single_valued(resp: Any, name: str) -> bool:
+    value = header(resp, name)
+    return isinstance(value, str) and value != "" and "," not in value
+
+
+def json_body(resp: Any) -> Any:
+    try:
+        return json.loads(resp.content or b"")
+    except (ValueError, TypeError):
+        return None
+
+
+def check(resp: Any, *, status: int | tuple[int, ...] = 200, keys: tuple[str, ...] = (),
+          headers: tuple[str, ...] | None = None, json_kind: type = dict) -> Any:
+    """Verify status, required headers and JSON shape; mark the response and return the body.
+
+    ``resp`` is a Locust response opened with ``catch_response=True``. On any mismatch the request
+    is marked failed (it then counts as an error in the results) and ``checks_failed`` is bumped.
+    """
+    statuses = (status,) if isinstance(status, int) else status
+    if resp.status_code not in statuses:
+        return _fail(resp, f"status {resp.status_code} not in {statuses}")
+    for name in required_headers() if headers is None else headers:
+        if header(resp, name) is None:
+            return _fail(resp, f"missing header {name}")
+    if resp.status_code == 204:
+        resp.success()
+        return None
+    body = json_body(resp)
+    if not isinstance(body, json_kind):
+        return _fail(resp, f"body is not a JSON {json_kind.__name__}")
+    if keys and isinstance(body, dict):
+        missing = [k for k in keys if k not in body]
+        if missing:
+            return _fail(resp, f"body lacks {missing}")
+    resp.success()
+    return body
+
+
+def _fail(resp: Any, reason: str) -> None:
+    count("checks_failed")
+    resp.failure(reason)
+    return None
+
+
+def auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(client: Any, email: str, password: str) -> str | None:
+    """POST /api/v1/auth/token (OAuth2 form) once per user; returns the access token."""
+    with client.post("/api/v1/auth/token", data={"username": email, "password": password},
+                     name="setup: login", catch_response=True) as resp:
+        body = check(resp, keys=("access_token", "token_type"))
+    return None if body is None else str(body["access_token"])
+
+
+def item_ids(environment: Any) -> list[str]:
+    raw = option(environment, "item_ids", "")
+    return [x.strip() for x in raw.split(",") if x.strip()]
+
+
+def _ship_counters(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    data["harness_counters"] = dict(COUNTERS)
+    COUNTERS.clear()
+
+
+def _merge_counters(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    for key, value in data.get("harness_counters", {}).items():
+        COUNTERS[key] += value
+
+
+events.report_to_master.add_listener(_ship_counters)  # type: ignore[no-untyped-call]
+events.worker_report.add_listener(_merge_counters)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]

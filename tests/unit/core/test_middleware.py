@@ -1,0 +1,332 @@
+"""Pure-ASGI middleware: correlation id, Server-Timing, JSON access log, GZip, CORS, body size cap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from reference_app.core.context import request_id_var
+from reference_app.core.logging import JsonFormatter, configure_logging
+from reference_app.core.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware, route_template
+from reference_app.main import create_app
+from tests.utils.factories import UserHandle, create_item
+
+Settings = Callable[..., Any]
+
+
+class Lines(logging.Handler):
+    """Formats each record at emit time, i.e. while the request's context is still set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def access_lines() -> Iterator[Lines]:
+    handler = Lines()
+    logger = logging.getLogger("refapp.access")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+# ---- correlation id ---------------------------------------------------------------------------------
+
+
+async def test_well_formed_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/lab/hello", headers={"X-Request-ID": "abc-123_DEF.456:789"})
+    assert r.headers["x-request-id"] == "abc-123_DEF.456:789"
+
+
+@pytest.mark.parametrize("bad", ["short", "x" * 129, "has space in it", "semi;colon;value", "<script>alert(1)"])
+async def test_malformed_request_id_is_replaced(client: httpx.AsyncClient, bad: str) -> None:
+    r = await client.get("/api/v1/lab/hello", headers={"X-Request-ID": bad})
+    assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+
+
+async def test_request_id_is_generated_and_unique(client: httpx.AsyncClient) -> None:
+    ids = {(await client.get("/api/v1/lab/hello")).headers["x-request-id"] for _ in range(3)}
+    assert len(ids) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+async def test_request_id_is_on_error_responses_and_bodies(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/users/me", headers={"X-Request-ID": "trace-me-please"})
+    assert r.status_code == 401
+    assert r.headers["x-request-id"] == r.json()["request_id"] == "trace-me-please"
+
+
+async def test_correlation_passes_other_scopes_through() -> None:
+    seen: list[str] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+        assert request_id_var.get() is None
+
+    await CorrelationIdMiddleware(inner)({"type": "lifespan"}, _no_receive, _no_send)
+    assert seen == ["lifespan"]
+
+
+# ---- Server-Timing ------------------------------------------------------------------------------------
+
+
+async def test_server_timing_is_present(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/lab/hello")
+    assert re.fullmatch(r"app;dur=\d+\.\d{2}", r.headers["server-timing"])
+
+
+# ---- access log -----------------------------------------------------------------------------------------
+
+
+async def test_access_log_line_is_json_with_request_id(
+    make_settings: Settings, client_for: Callable[..., Any], access_lines: Lines
+) -> None:
+    app = create_app(make_settings(access_log=True))
+    async with client_for(app) as c:
+        await c.get("/api/v1/items/7", headers={"X-Request-ID": "log-line-0001"})
+    (line,) = [ln for ln in access_lines.lines if ln["msg"] == "request"]
+    assert line["request_id"] == "log-line-0001"
+    assert line == line | {"logger": "refapp.access", "level": "info", "method": "GET", "path": "/api/v1/items/7",
+                           "route": "/api/v1/items/{item_id}", "status": 401, "client": "203.0.113.7"}
+    assert isinstance(line["duration_ms"], float)
+
+
+async def test_access_log_can_be_disabled(client: httpx.AsyncClient, access_lines: Lines) -> None:
+    await client.get("/api/v1/lab/hello")  # the fixture settings turn the access log off
+    assert access_lines.lines == []
+
+
+async def test_every_app_log_line_carries_the_request_id(
+    client: httpx.AsyncClient, user: UserHandle
+) -> None:
+    handler = Lines()
+    logging.getLogger("refapp").addHandler(handler)
+    try:
+        await client.post("/api/v1/auth/password-reset", json={"email": user.email},
+                          headers={"X-Request-ID": "reset-req-0001"})
+    finally:
+        logging.getLogger("refapp").removeHandler(handler)
+    (line,) = [ln for ln in handler.lines if ln["msg"] == "password reset requested"]
+    assert line["request_id"] == "reset-req-0001"
+    assert line["email_domain"] == "example.com"
+
+
+def test_json_formatter_includes_extras_and_exceptions() -> None:
+    try:
+        raise ValueError("kaput")
+    except ValueError:
+        record = logging.getLogger("refapp.test").makeRecord(
+            "refapp.test", logging.WARNING, __file__, 1, "hello %s", ("world",), exc_info=True,
+            extra={"answer": 42},
+        )
+        import sys
+
+        record.exc_info = sys.exc_info()
+    token = request_id_var.set("rid-formatter")
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["msg"] == "hello world"
+    assert (line["level"], line["answer"], line["request_id"]) == ("warning", 42, "rid-formatter")
+    assert "ValueError: kaput" in line["exc"]
+    assert line["ts"].endswith("+00:00")
+
+
+def test_configure_logging_is_idempotent() -> None:
+    configure_logging("debug")
+    configure_logging("INFO")
+    root = logging.getLogger("refapp")
+    assert len(root.handlers) == 1
+    assert root.level == logging.INFO
+    assert root.propagate is False
+
+
+def test_route_template_without_a_route_is_unmatched() -> None:
+    assert route_template({"type": "http", "path": "/x"}) == "<unmatched>"
+
+
+# ---- GZip --------------------------------------------------------------------------------------------
+
+
+async def test_large_json_is_gzipped(client: httpx.AsyncClient, user: UserHandle) -> None:
+    for i in range(8):
+        await create_item(client, user, description="lorem ipsum " * 20, name=f"gz-{i}")
+    r = await client.get("/api/v1/items", headers=user.headers | {"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert int(r.headers["content-length"]) < len(r.content)  # httpx decoded it; the wire was smaller
+    assert r.json()["total"] == 8
+
+
+async def test_small_json_is_not_gzipped(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/lab/hello", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in r.headers
+
+
+async def test_no_gzip_without_accept_encoding(client: httpx.AsyncClient) -> None:
+    r = await client.get("/openapi.json", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in r.headers
+    assert len(r.content) > 1024
+
+
+# ---- bare mode ---------------------------------------------------------------------------------------
+
+
+async def test_bare_mode_has_no_observability_middleware(
+    make_settings: Settings, client_for: Callable[..., Any]
+) -> None:
+    app = create_app(make_settings(middleware="bare"))
+    async with client_for(app) as c:
+        r = await c.get("/openapi.json", headers={"X-Request-ID": "bare-mode-0001", "Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        assert not {"x-request-id", "server-timing", "content-encoding"} & set(r.headers)
+        too_big = await c.post("/api/v1/users", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
+        assert too_big.status_code == 413  # the size cap is not optional
+
+
+# ---- CORS --------------------------------------------------------------------------------------------
+
+
+async def test_cors_preflight_for_configured_origin(make_settings: Settings, client_for: Callable[..., Any]) -> None:
+    app = create_app(make_settings(cors_origins="https://app.example,https://admin.example"))
+    async with client_for(app) as c:
+        r = await c.options("/api/v1/items", headers={"Origin": "https://app.example",
+                                                       "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "Authorization, If-Match"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-credentials" not in r.headers
+        simple = await c.get("/api/v1/lab/hello", headers={"Origin": "https://admin.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://admin.example"
+        assert "X-Request-ID" in simple.headers["access-control-expose-headers"]
+
+
+async def test_cors_refuses_other_origins(make_settings: Settings, client_for: Callable[..., Any]) -> None:
+    app = create_app(make_settings(cors_origins="https://app.example"))
+    async with client_for(app) as c:
+        r = await c.options("/api/v1/items", headers={"Origin": "https://evil.example",
+                                                       "Access-Control-Request-Method": "GET"})
+        assert r.status_code == 400
+        assert "access-control-allow-origin" not in r.headers
+        simple = await c.get("/api/v1/lab/hello", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_cors_with_credentials_echoes_origin(make_settings: Settings, client_for: Callable[..., Any]) -> None:
+    app = create_app(make_settings(cors_origins="https://app.example", cors_allow_credentials=True))
+    async with client_for(app) as c:
+        r = await c.get("/api/v1/lab/hello", headers={"Origin": "https://app.example"})
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        assert r.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_no_cors_headers_without_configured_origins(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/lab/hello", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+# ---- body size cap (413) ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def small_cap(make_settings: Settings, client_for: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(max_json_bytes=1024))
+    async with client_for(app) as c:
+        yield c
+
+
+async def test_oversized_body_with_content_length_is_413(small_cap: httpx.AsyncClient) -> None:
+    body = json.dumps({"email": "a@example.com", "password": "x" * 2000}).encode()
+    r = await small_cap.post("/api/v1/users", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "https://refapp.example/problems/payload-too-large"
+    assert r.json()["detail"] == "The request body exceeds 1024 bytes."
+
+
+async def test_oversized_body_without_content_length_is_413(small_cap: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"email": "a@example.com", "password": "'
+        for _ in range(10):
+            yield b"x" * 200
+        yield b'"}'
+
+    r = await small_cap.post("/api/v1/users", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["type"] == "https://refapp.example/problems/payload-too-large"
+
+
+async def test_lying_content_length_is_still_capped() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    messages = iter([{"type": "http.request", "body": b"x" * 600, "more_body": True},
+                     {"type": "http.request", "body": b"x" * 600, "more_body": False}])
+
+    async def receive() -> Message:
+        return next(messages)
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-length", b"10"),
+                                                            (b"content-type", b"application/json")]}
+    from starlette.exceptions import HTTPException
+
+    with pytest.raises(HTTPException) as excinfo:
+        await BodySizeLimitMiddleware(app, json_limit=1024, upload_limit=10_000)(scope, receive, _no_send)
+    assert excinfo.value.status_code == 413
+
+
+async def test_body_under_the_cap_passes(small_cap: httpx.AsyncClient) -> None:
+    r = await small_cap.post("/api/v1/users", json={"email": "fits@example.com", "password": "long enough"})
+    assert r.status_code == 201
+
+
+async def test_multipart_gets_the_upload_cap_not_the_json_cap() -> None:
+    statuses: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        statuses.append(200)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"x" * 5000, "more_body": False}
+
+    scope = {"type": "http", "method": "POST",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", b"5000")]}
+    await BodySizeLimitMiddleware(app, json_limit=1024, upload_limit=10_000)(scope, receive, _no_send)
+    assert statuses == [200]
+
+
+async def test_get_requests_are_not_inspected() -> None:
+    calls: list[Receive] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(receive)
+
+    await BodySizeLimitMiddleware(app, json_limit=1024, upload_limit=1024)(
+        {"type": "http", "method": "GET", "headers": [(b"content-length", b"999999")]}, _no_receive, _no_send
+    )
+    assert calls == [_no_receive]
+
+
+async def _no_receive() -> Message:  # pragma: no cover - never awaited
+    raise AssertionError("receive should not be called")
+
+
+async def _no_send(message: Message) -> None:
+    pass

@@ -1,0 +1,373 @@
+"""``harness run`` (the main job): plumbing and exit codes with stubbed experiments, plus one real tiny run.
+
+The fast tests replace the load runner and the benchmark subprocess with stubs that write synthetic,
+schema-valid results (``tests.utils.results_factory``), so they check what the main job itself does:
+order and options, the report and ``reports/latest``, and how gates, failed experiments and benchmark
+failures become exit codes. The ``load``-marked test at the end starts real servers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import exitcodes, mainjob
+from harness.cli import main
+from harness.exitcodes import HarnessError
+from harness.mainjob_backend import asyncpg_url, backend_urls
+
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:  # `tests.utils` lives in the repository, not in the installed package
+    sys.path.insert(0, str(ROOT))
+
+from tests.utils.results_factory import Arm, make_bench, make_results  # noqa: E402
+
+FAILING_GATES = """
+[[gate]]
+kind = "relative"
+profile = "io"
+expr = "rps[io_async] / rps[io_sync] >= 100"
+"""
+PASSING_GATES = """
+[[gate]]
+kind = "relative"
+profile = "io"
+expr = "rps[io_async] / rps[io_sync] >= 3"
+
+[[gate]]
+kind = "absolute"
+profile = "io"
+expr = "error_rate < 1%"
+"""
+
+
+def healthy(profile: str, *, seed: int = 1, valid: bool = True) -> dict[str, Any]:
+    """Synthetic results that a healthy app would produce for each experiment of the standard matrix."""
+    arms: dict[str, dict[str, Arm]] = {
+        "io": {"io_sync": Arm(rps=190, p50_ms=210, noise=0.03, bound_rps=200, bound_kind="thread_pool"),
+               "io_async": Arm(rps=850, p50_ms=205, noise=0.03, bound_rps=1000)},
+        "cache": {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=520, noise=0.04)},
+        "ratelimit": {"unlimited": Arm(rps=200, noise=0.02),
+                      "limited": Arm(rps=198, noise=0.02, rate_limited_fraction=0.75, bound_rps=50,
+                                     bound_kind="rate_limit")},
+        "middleware": {"bare": Arm(rps=900, noise=0.04), "full": Arm(rps=720, noise=0.04)},
+        "server": {"uvicorn_1": Arm(rps=800, noise=0.04),
+                   "gunicorn_2": Arm(rps=950, noise=0.04, server="gunicorn", workers=2)},
+    }
+    doc = make_results(arms[profile], profile=profile, rounds=5, seed=seed, valid=valid,
+                       reasons=() if valid else ["invalid: load generator saturated"])
+    return doc
+
+
+class StubRunner:
+    """Stands in for ``load.runner.run_experiment``: writes a results.json where the runner would."""
+
+    def __init__(self, docs: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+                 fail: Mapping[str, HarnessError] | None = None) -> None:
+        self.docs = docs or {}
+        self.fail = fail or {}
+        self.calls: list[tuple[str, Any]] = []
+
+    def __call__(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
+        self.calls.append((name, options))
+        progress(f"[{name}] stub round 1/1 done")
+        progress(f"[{name}] stub:  1.0s live     123 rps")
+        if name in self.fail:
+            raise self.fail[name]
+        doc = self.docs[name]() if name in self.docs else healthy(name)
+        out = Path(options.output)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "results.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return path
+
+
+def stub_bench(code: int = 0) -> Callable[..., tuple[int, Path | None]]:
+    def run(run_dir: Path, plan: mainjob.Plan, progress: Callable[[str], None]) -> tuple[int, Path | None]:
+        path = run_dir / "bench.json"
+        path.write_text(json.dumps(make_bench({"test_jwt_encode": 5e-5, "test_argon2_hash": 0.03})), encoding="utf-8")
+        progress(f"[bench] stub exit {code}")
+        return code, path
+
+    return run
+
+
+@pytest.fixture
+def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, StubRunner, str]]:
+    """Run ``harness run ARGS`` through the real CLI with the stubs; returns (exit code, runner, stdout)."""
+
+    def run(*args: str, runner: StubRunner | None = None, bench_code: int | None = None,
+            gates: str | None = PASSING_GATES, capsys: pytest.CaptureFixture[str] | None = None,
+            real_html: bool = False) -> tuple[int, StubRunner, str]:
+        runner = runner or StubRunner()
+        if not real_html:  # the plots (matplotlib) are the reports package's business and cost seconds
+            from reports import html
+
+            monkeypatch.setattr(html, "render", lambda data: '<table id="verdicts"></table>')
+        monkeypatch.setattr(mainjob, "run_load_experiment", runner)
+        monkeypatch.setattr(mainjob, "run_benchmarks", stub_bench(bench_code or 0))
+        argv = ["run", "-o", str(tmp_path / "run"), "--latest-dir", str(tmp_path / "latest")]
+        if gates is not None:
+            (tmp_path / "gates.toml").write_text(gates, encoding="utf-8")
+            argv += ["--gates", str(tmp_path / "gates.toml")]
+        if bench_code is None:
+            argv.append("--skip-bench")
+        code = main([*argv, *args])
+        out = capsys.readouterr().out if capsys is not None else ""
+        return code, runner, out
+
+    return run
+
+
+def test_failing_gate_set_exits_with_the_gate_failure_code(job: Any, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, runner, out = job("--only", "io", gates=FAILING_GATES, capsys=capsys)
+    assert code == exitcodes.GATE_FAILED == 1
+    assert [name for name, _ in runner.calls] == ["io"]
+    assert "FAIL" in out
+    assert ">= 100" in out
+    for name in mainjob.REPORT_FILES:
+        assert (tmp_path / "run" / name).is_file()
+        assert (tmp_path / "latest" / name).is_file()
+    report = json.loads((tmp_path / "latest" / "results.json").read_text(encoding="utf-8"))
+    assert report["outcome"] == "fail"
+    assert report["exit_code"] == 1
+
+
+def test_whole_matrix_passing_writes_report_and_latest(job: Any, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "latest").mkdir()
+    (tmp_path / "latest" / "stale.txt").write_text("from an older run", encoding="utf-8")
+    code, runner, out = job(bench_code=0, capsys=capsys, real_html=True)
+    assert code == exitcodes.OK, out
+    assert [name for name, _ in runner.calls] == list(mainjob.MATRIX)
+    assert "[1/5] io" in out
+    assert "[5/5] server" in out
+    assert "live" not in out  # the per-second live lines only with -v
+    assert "### Main job" in out
+    assert "microbenchmarks: passed" in out
+    latest = sorted(p.name for p in (tmp_path / "latest").iterdir())
+    assert latest == sorted([*mainjob.REPORT_FILES, "bench.json", "run.json"])  # stale files are gone
+    html = (tmp_path / "latest" / "index.html").read_text(encoding="utf-8")
+    assert 'id="verdicts"' in html
+    assert "test_jwt_encode" in html
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["exit_code"] == 0
+    assert manifest["bench"] == "passed"
+    assert manifest["plan"] == "default"
+    assert set(manifest["results"]) == set(mainjob.MATRIX)
+
+
+def test_options_passed_to_the_load_runner(job: Any, tmp_path: Path) -> None:
+    code, runner, _ = job("--quick", "--only", "cache,io", "--seed", "7")
+    assert code == exitcodes.OK
+    assert [name for name, _ in runner.calls] == ["cache", "io"]
+    for name, opts in runner.calls:
+        assert opts.quick is True
+        assert opts.seed == 7
+        assert opts.backend == "sqlite"
+        assert (opts.rounds, opts.round_seconds, opts.warmup) == (mainjob.QUICK.rounds, mainjob.QUICK.round_seconds,
+                                                                 mainjob.QUICK.warmup)
+        assert opts.database_url is None
+        assert opts.redis_url is None
+        assert Path(opts.output) == tmp_path / "run" / name
+
+
+def test_invalid_results_exit_3(job: Any) -> None:
+    runner = StubRunner({"io": lambda: healthy("io", valid=False)})
+    code, _, _ = job("--only", "io", runner=runner)
+    assert code == exitcodes.INVALID_RUN
+
+
+def test_an_experiment_that_cannot_run_makes_the_run_invalid_but_the_rest_is_reported(
+        job: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runner = StubRunner(fail={"cache": HarnessError("server for arm cached died", exitcodes.INVALID_RUN)})
+    code, runner, _out = job("--only", "io,cache,middleware", runner=runner, capsys=capsys)
+    assert code == exitcodes.INVALID_RUN
+    assert [name for name, _ in runner.calls] == ["io", "cache", "middleware"]  # it carried on
+    summary = (tmp_path / "latest" / "summary.md").read_text(encoding="utf-8")
+    assert "cache did not run" in summary
+    assert "server for arm cached died" in summary
+    assert json.loads((tmp_path / "latest" / "results.json").read_text())["results"][1]["profile"] == "middleware"
+
+
+def test_a_crashing_experiment_is_reported_not_raised(job: Any) -> None:
+    class Boom(StubRunner):
+        def __call__(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
+            if name == "io":
+                raise KeyError("p95_ms")
+            return super().__call__(name, options, progress)
+
+    code, _, _ = job("--only", "io,middleware", runner=Boom())
+    assert code == exitcodes.INVALID_RUN
+
+
+def test_nothing_ran_is_invalid_and_leaves_latest_alone(job: Any, tmp_path: Path) -> None:
+    runner = StubRunner(fail={"io": HarnessError("containers failed", exitcodes.INVALID_RUN)})
+    code, _, _ = job("--only", "io", runner=runner)
+    assert code == exitcodes.INVALID_RUN
+    assert not (tmp_path / "latest").exists()
+
+
+@pytest.mark.parametrize(("pytest_code", "expected"), [(1, exitcodes.GATE_FAILED), (4, exitcodes.INVALID_RUN),
+                                                       (5, exitcodes.INVALID_RUN)])
+def test_benchmark_outcome_joins_the_exit_code(job: Any, pytest_code: int, expected: int) -> None:
+    code, _, _ = job("--only", "io", bench_code=pytest_code)
+    assert code == expected
+
+
+def test_invalid_beats_failed(job: Any) -> None:
+    code, _, _ = job("--only", "io", runner=StubRunner({"io": lambda: healthy("io", valid=False)}),
+                     gates=FAILING_GATES, bench_code=1)
+    assert code == exitcodes.INVALID_RUN
+    assert mainjob.worst(1, 3, 0) == 3
+    assert mainjob.worst(0, 1) == 1
+    assert mainjob.worst(0, 0) == 0
+
+
+@pytest.mark.parametrize("args", [("--only", "io,nope"), ("--only", ","), ("--only", "io,io"),
+                                  ("--gates", "/nonexistent/gates.toml"), ("--baseline", "/nonexistent/b.json")])
+def test_bad_input_is_exit_2_before_any_load(job: Any, args: tuple[str, ...],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    runner = StubRunner()
+    code, _, _ = job(*args, runner=runner)
+    assert code == exitcodes.USAGE
+    assert runner.calls == []
+    assert "harness: error:" in capsys.readouterr().err
+
+
+def test_malformed_gates_are_exit_2_before_any_load(job: Any) -> None:
+    runner = StubRunner()
+    code, _, _ = job("--only", "io", runner=runner, gates='[[gate]]\nkind = "absolute"\nexpr = "p95 < 2 fortnights"\n')
+    assert code == exitcodes.USAGE
+    assert runner.calls == []
+
+
+def test_aa_baseline_comparison_passes_or_is_inconclusive(job: Any, tmp_path: Path) -> None:
+    """Same code twice (A/A): baseline gates may pass or be inconclusive, never fail."""
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(healthy("io", seed=11)), encoding="utf-8")
+    gates = PASSING_GATES + """
+[[gate]]
+kind = "baseline"
+profile = "io"
+metric = "rps"
+max_regression = "5%"
+
+[[gate]]
+kind = "baseline"
+profile = "io"
+metric = "p95"
+max_regression = "5%"
+"""
+    for seed in (12, 13, 14):
+        runner = StubRunner({"io": lambda seed=seed: healthy("io", seed=seed)})
+        code, _, _ = job("--only", "io", "--baseline", str(baseline), runner=runner, gates=gates)
+        assert code == exitcodes.OK
+        report = json.loads((tmp_path / "latest" / "results.json").read_text(encoding="utf-8"))
+        outcomes = [g["outcome"] for g in report["gates"]["gates"] if g["gate"]["kind"] == "baseline"]
+        assert outcomes
+        assert set(outcomes) <= {"pass", "inconclusive"}
+
+
+# -- the repository's default gates.toml ----------------------------------------------------------------
+
+def test_default_gates_name_only_arms_the_experiments_have() -> None:
+    from load.experiment import EXPERIMENTS
+    from reports.gatespec import load_gates
+
+    specs = load_gates(mainjob.DEFAULT_GATES)
+    assert specs
+    assert {s.profile for s in specs} == set(mainjob.MATRIX)
+    for spec in specs:
+        arms = {a.name for a in EXPERIMENTS[spec.profile].arms}
+        named = {a for a in (spec.arm, spec.numerator, spec.denominator) if a}
+        assert named <= arms, (spec.name, named, arms)
+    raw = tomllib.loads(mainjob.DEFAULT_GATES.read_text(encoding="utf-8"))
+    assert all("profile" in g for g in raw["gate"])
+
+
+def test_default_gates_pass_a_healthy_matrix(job: Any) -> None:
+    code, _, _ = job("--gates", str(mainjob.DEFAULT_GATES), gates=None)
+    assert code == exitcodes.OK
+
+
+@pytest.mark.parametrize(("profile", "regressed"), [
+    # BaseHTTPMiddleware: 0.12 of bare (NOTES-performance.md)
+    ("middleware", {"bare": Arm(rps=900, noise=0.04), "full": Arm(rps=110, noise=0.04)}),
+    # a blocking call in the async handler: async no better than the thread pool
+    ("io", {"io_sync": Arm(rps=190, noise=0.03, bound_rps=200, bound_kind="thread_pool"),
+            "io_async": Arm(rps=5, noise=0.03, bound_rps=1000)}),
+    # the limiter stopped limiting
+    ("ratelimit", {"unlimited": Arm(rps=200, noise=0.02),
+                   "limited": Arm(rps=200, noise=0.02, rate_limited_fraction=0.0, bound_rps=50,
+                                  bound_kind="rate_limit")}),
+    # 5% of requests fail
+    ("server", {"uvicorn_1": Arm(rps=800, noise=0.04), "gunicorn_2": Arm(rps=800, noise=0.04, error_rate=0.05)}),
+])
+def test_default_gates_catch_real_regressions(job: Any, profile: str, regressed: dict[str, Arm]) -> None:
+    runner = StubRunner({profile: lambda: make_results(regressed, profile=profile, rounds=5, seed=3)})
+    code, _, _ = job("--only", profile, "--gates", str(mainjob.DEFAULT_GATES), runner=runner, gates=None)
+    assert code == exitcodes.GATE_FAILED
+
+
+# -- backend ------------------------------------------------------------------------------------------
+
+def test_backend_sqlite_needs_nothing() -> None:
+    with backend_urls("sqlite", print) as urls:
+        assert urls == (None, None)
+
+
+def test_backend_postgres_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_DATABASE_URL", "postgres://u:p@db.example:5432/x")
+    monkeypatch.setenv("HARNESS_REDIS_URL", "redis://cache.example:6379/0")
+    with backend_urls("postgres", print) as urls:
+        assert urls == ("postgresql+asyncpg://u:p@db.example:5432/x", "redis://cache.example:6379/0")
+    assert asyncpg_url("postgresql+asyncpg://a/b") == "postgresql+asyncpg://a/b"
+
+
+def test_postgres_urls_reach_the_load_runner(job: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/x")
+    monkeypatch.setenv("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    code, runner, _ = job("--only", "io", "--backend", "postgres")
+    assert code == exitcodes.OK
+    (_, opts), = runner.calls
+    assert opts.backend == "postgres"
+    assert opts.database_url == "postgresql+asyncpg://u:p@127.0.0.1:5432/x"
+    assert opts.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_backend_postgres_without_engine_is_a_setup_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    from harness.containers import engine
+
+    monkeypatch.setattr(engine, "ping", lambda *a, **k: None)
+    with pytest.raises(HarnessError) as err, backend_urls("postgres", print):
+        pass
+    assert err.value.exit_code == exitcodes.INVALID_RUN
+    assert "HARNESS_DATABASE_URL" in str(err.value)
+
+
+# -- end to end (starts servers and Locust) -----------------------------------------------------------
+
+@pytest.mark.load
+def test_tiny_real_run_with_a_gate_that_must_fail(tmp_path: Path) -> None:
+    """One real experiment (middleware, quick plan), no benchmarks: a must-fail gate gives exit 1."""
+    gates = tmp_path / "gates.toml"
+    gates.write_text('[[gate]]\nkind = "relative"\nprofile = "middleware"\nexpr = "rps[full] / rps[bare] >= 100"\n'
+                     '[[gate]]\nkind = "absolute"\nprofile = "middleware"\nexpr = "error_rate < 1%"\n',
+                     encoding="utf-8")
+    code = main(["run", "--quick", "--only", "middleware", "--skip-bench", "--gates", str(gates),
+                 "-o", str(tmp_path / "run"), "--latest-dir", str(tmp_path / "latest")])
+    assert code == exitcodes.GATE_FAILED
+    report = json.loads((tmp_path / "latest" / "results.json").read_text(encoding="utf-8"))
+    outcomes = [g["outcome"] for g in report["gates"]["gates"]]
+    assert outcomes == ["fail", "pass"]
+    assert (tmp_path / "run" / "middleware" / "results.json").is_file()

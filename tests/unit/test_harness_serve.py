@@ -1,0 +1,122 @@
+"""``harness serve`` argument handling (no exec: ``os.execve`` is intercepted) and ``harness --help``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import exitcodes, serve
+from harness.cli import build_parser, main
+
+VENV_BIN = Path(sys.executable).parent
+
+
+class Exec:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str], dict[str, str]]] = []
+
+    def __call__(self, path: str, argv: list[str], env: dict[str, str]) -> None:
+        self.calls.append((path, argv, env))
+
+
+@pytest.fixture
+def execve(monkeypatch: pytest.MonkeyPatch) -> Exec:
+    fake = Exec()
+    monkeypatch.setattr(serve.os, "execve", fake)
+    return fake
+
+
+@pytest.fixture
+def migrations(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], check: bool) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(serve.subprocess, "run", run)
+    return calls
+
+
+def test_serve_defaults() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.server, args.host, args.port, args.workers, args.no_migrate) == (
+        "uvicorn", "127.0.0.1", 8000, 1, False)
+
+
+def test_serve_rejects_unknown_server(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        build_parser().parse_args(["serve", "--server", "hypercorn"])
+    assert excinfo.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_serve_rejects_non_integer_port() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--port", "eighty"])
+
+
+def test_zero_workers_is_a_usage_error(execve: Exec, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--workers", "0"]) == exitcodes.USAGE
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert execve.calls == []
+
+
+def test_uvicorn_migrates_then_execs(execve: Exec, migrations: list[list[str]]) -> None:
+    main(["serve", "--port", "8123", "--workers", "2"])  # execve is faked, so this returns
+    assert migrations == [[sys.executable, "-m", "reference_app.migrate", "upgrade"]]
+    (path, argv, _env), = execve.calls
+    assert path == sys.executable
+    assert argv[1:5] == ["-m", "uvicorn", "--factory", "reference_app.main:create_app"]
+    joined = " ".join(argv)
+    for flag in ("--host 127.0.0.1", "--port 8123", "--workers 2"):
+        assert flag in joined
+
+
+def test_uvicorn_no_migrate(execve: Exec, migrations: list[list[str]]) -> None:
+    main(["serve", "--no-migrate"])
+    assert migrations == []
+    assert len(execve.calls) == 1
+
+
+def test_failed_migration_is_an_invalid_run(execve: Exec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serve.subprocess, "run", lambda argv, check: subprocess.CompletedProcess(argv, 1))
+    assert main(["serve"]) == exitcodes.INVALID_RUN
+    assert execve.calls == []
+
+
+@pytest.mark.parametrize(("flags", "migrate_env"), [([], "true"), (["--no-migrate"], "false")])
+def test_gunicorn_gets_its_conf_and_migration_flag(
+    execve: Exec, migrations: list[list[str]], flags: list[str], migrate_env: str
+) -> None:
+    main(["serve", "--server", "gunicorn", "--workers", "2", "--host", "0.0.0.0", *flags])  # noqa: S104
+    (_, argv, env), = execve.calls
+    assert migrations == []  # gunicorn migrates in its master (on_starting)
+    assert argv[1:4] == ["-m", "gunicorn", "-c"]
+    assert Path(argv[4]).name == "gunicorn.conf.py"
+    assert "--bind 0.0.0.0:8000" in " ".join(argv)
+    assert env["REFAPP_MIGRATE_ON_START"] == migrate_env
+
+
+def _harness(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = VENV_BIN / "harness"
+    cmd: list[Any] = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "harness.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_harness_help_exits_zero() -> None:
+    done = _harness("--help")
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout
+    assert "exit codes" in done.stdout
+
+
+def test_harness_serve_help_exits_zero() -> None:
+    done = _harness("serve", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--server" in done.stdout
+    assert "--workers" in done.stdout
