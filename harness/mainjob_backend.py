@@ -19,7 +19,7 @@ from harness.exitcodes import HarnessError
 
 DATABASE_URL_ENV = "HARNESS_DATABASE_URL"
 REDIS_URL_ENV = "HARNESS_REDIS_URL"
-PG_USER, PG_PASSWORD, PG_DB = "harness", "harness-run-pw", "harness"  # noqa: S105 - a throwaway container's
+PG_USER, PG_PASSWORD, PG_DB = "harness", "harness-run-pw", "harness"
 Urls = tuple[str | None, str | None]
 
 
@@ -60,7 +60,7 @@ def _container(what: str, env: str, make: Callable[[], Any], url: Callable[[Any]
     try:
         container = make()
         container.start()
-    except Exception as exc:  # noqa: BLE001 - docker/testcontainers/redis errors alike: set-up failed
+    except Exception as exc:
         if container is not None:
             with contextlib.suppress(Exception):
                 container.stop()

@@ -85,8 +85,10 @@ class ServerConfig:
 
     def command(self, port: int) -> list[str]:
         if self.server == "uvicorn":
+            # uvicorn's own access log duplicates the app's structured one (REFAPP_ACCESS_LOG) and,
+            # left on, is a cost the measurement would silently include.
             return [self.python, "-m", "uvicorn", "--factory", self.app, "--host", HOST,
-                    "--port", str(port), "--workers", "1"]
+                    "--port", str(port), "--workers", "1", "--no-access-log"]
         return [self.python, "-m", "gunicorn", "-c", self.gunicorn_conf, "-w", str(self.workers),
                 "-b", f"{HOST}:{port}",
                 f"{self.app}()"]

@@ -135,6 +135,16 @@ def _sum(rounds: list[Json], field: str, request: str | None) -> int:
     return sum(int(((r.get("by_name") or {}).get(request) or {}).get(sub) or 0) for r in rounds)
 
 
+def bound_rps_values(doc: Json, arm: str) -> list[float]:
+    """Per-round rps to set against the arm's bound: for a rate-limit bound only the accepted (non-429)
+    requests count, as the load runner's own ``measured_over_bound`` (``load.analysis.accepted_rps``)."""
+    bound = next((a["bound"] for a in doc["arms"] if a["name"] == arm), None)
+    if bound is None or bound.get("kind") != "rate_limit":
+        return round_values(doc, arm, METRICS["rps"])
+    return [float(r["rps"]) * (1.0 - float(r["rate_limited"]) / float(r["requests"])) if r["requests"] else 0.0
+            for r in measured_rounds(doc, arm)]
+
+
 def arm_value(
     doc: Json, arm: str, metric: Metric, request: str | None = None, aggregate: Aggregate = "median"
 ) -> float | None:
@@ -147,7 +157,7 @@ def arm_value(
         return None
     if metric.name == "measured_over_bound":
         bound = next(a["bound"] for a in doc["arms"] if a["name"] == arm)
-        rps = round_values(doc, arm, METRICS["rps"])
+        rps = bound_rps_values(doc, arm)
         return None if bound is None or not rps else float(np.median(rps)) / float(bound["rps"])
     if metric.unit == "count":
         return float(_sum(rounds, metric.name, request))

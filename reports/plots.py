@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from reports.metrics import METRICS, PERCENTILE_KEYS, round_values
+from reports.metrics import METRICS, PERCENTILE_KEYS, bound_rps_values, round_values
 from reports.results import Json, arm_names
 from reports.stats import median_ci
 
@@ -166,7 +166,7 @@ def bound(doc: Json) -> str | None:
     """Measured median rps / theoretical bound per arm (1.0 = at the bound); None when no arm has one."""
     rows = []
     for i, arm in enumerate(doc["arms"]):
-        rps = round_values(doc, arm["name"], METRICS["rps"])
+        rps = bound_rps_values(doc, arm["name"])
         if arm["bound"] is not None and rps:
             rows.append((i, arm["name"], float(np.median(rps)) / float(arm["bound"]["rps"]), arm["bound"]["kind"]))
     if not rows:

@@ -1,7 +1,7 @@
 """Read-through cache vs the database: GET /api/v1/items/{id}/cached vs GET /api/v1/items/{id}.
 
-Every user logs in once (POST /api/v1/auth/token, OAuth2 form) with the account the runner
-seeded, then reads random ids from the seeded set (``HARNESS_ITEM_IDS``; the same ids in both
+The seeded account logs in once per Locust process (POST /api/v1/auth/token) and every user
+shares that token, then reads random ids from the seeded set (``HARNESS_ITEM_IDS``; the same ids in both
 arms, the same seeded sequence per user). The cached arm checks every body against the database's
 answer, fetched once per id per process before measurement; differences are counted in
 ``cache_mismatches`` (a stale or wrong cache is a correctness failure, not a latency).
@@ -52,7 +52,7 @@ class CacheUser(FastHttpUser):
         self.ids = c.item_ids(env)
         if not self.ids:
             raise ValueError("HARNESS_ITEM_IDS is empty: the runner seeds items before measuring")
-        token = c.login(self.client, c.option(env, "email", ""), c.option(env, "password", ""))
+        token = c.shared_login(self.client, c.option(env, "email", ""), c.option(env, "password", ""))
         self.headers = c.auth_header(token or "")
         _USER_INDEX[0] += 1
         self.rng = random.Random(int(c.option(env, "seed", "0")) * 100_003 + _USER_INDEX[0])
