@@ -68,6 +68,23 @@ class RunOptions:
                 "warmup": base["warmup"] if self.warmup is None else self.warmup}
 
 
+
+MIN_SETTLE_S = 0.5
+MAX_SETTLE_S = 5.0
+
+
+def settle_after(round_doc: Mapping[str, Any]) -> float:
+    """How long the next round runs its users before measuring: at least the previous round's p99.
+
+    Requests of a stopped round are abandoned by the client, not by the server: a thread pool keeps
+    sleeping through its backlog (200 queued ``time.sleep(0.2)`` on 40 threads is a second), and a
+    next round measured before that backlog drains records the previous arm's queue, or nothing.
+    """
+    p99 = round_doc.get("p99_ms")
+    if not isinstance(p99, int | float):
+        return MIN_SETTLE_S
+    return min(MAX_SETTLE_S, max(MIN_SETTLE_S, p99 / 1000.0))
+
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
@@ -227,6 +244,7 @@ def run_experiment(name: str, options: RunOptions | None = None, *, progress: Pr
         arm_docs = [arm_doc(a, exp, users, servers) for a in exp.arms]
         counts = dict.fromkeys(arm_names, 0)
         drivers: dict[Path, LoadDriver] = {}
+        settle_s = MIN_SETTLE_S
         for index, (arm_name, warm) in enumerate(schedule):
             arm, srv = arms[arm_name], servers.by_arm[arm_name]
             if not srv.alive():
@@ -240,7 +258,7 @@ def run_experiment(name: str, options: RunOptions | None = None, *, progress: Pr
                 drivers[arm.profile_path] = servers.enter_context(
                     LoadDriver(arm.profile_path, processes=opts.processes, log_path=out / "logs" / "locust.log"))
             spec = RoundSpec(host=srv.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
-                             spawn_rate=opts.spawn_rate,
+                             spawn_rate=opts.spawn_rate, settle_s=settle_s,
                              options=profile_env(arm, exp, opts, servers.seed_by_arm[arm_name]))
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
@@ -251,6 +269,7 @@ def run_experiment(name: str, options: RunOptions | None = None, *, progress: Pr
             res = drivers[arm.profile_path].run(spec, server_pids=srv.all_pids, on_progress=live)
             doc = round_doc(index, arm_name, warm, started_at, res)
             rounds.append(doc)
+            settle_s = settle_after(doc)
             flag = "  SATURATED" if doc["saturated"] else ""
             progress(f"[{name}] {arm_name} {label} done: {doc['rps']:.0f} rps, p95 {doc['p95_ms']} ms, "
                      f"errors {doc['errors']}, 429 {doc['rate_limited']}, gen CPU {doc['generator_cpu_percent']:.0f}%, "

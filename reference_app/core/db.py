@@ -22,7 +22,9 @@ from reference_app.core.errors import ServiceUnavailable
 
 def build_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
-    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
+    # Pre-ping only where a connection can die under us (a server restarting, a proxy timing out);
+    # an embedded SQLite file can't, and the ping cost a round trip through aiosqlite's thread per request.
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": not settings.is_sqlite}
     if settings.is_sqlite:
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             # One shared connection, or every session would see its own empty database.
