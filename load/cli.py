@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")
     run.add_argument("--rounds", type=int, help="measured rounds per arm")
     run.add_argument("--warmup", type=float, help="discarded warm-up seconds per arm (0: none)")
-    run.add_argument("--processes", type=int, default=1,
-                     help="Locust processes: >1 runs a local master plus that many workers")
+    run.add_argument("--processes", type=int, default=None,
+                     help="Locust processes: >1 runs a local master plus that many workers "
+                          "(default: the experiment's own, 2 for middleware and server)")
     run.add_argument("--seed", type=int, default=0, help="seed for order, data and bootstrap")
     run.add_argument("--order", choices=("abba", "random"), default="abba", help="round interleaving")
     run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")

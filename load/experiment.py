@@ -54,6 +54,9 @@ class Experiment:
     #: Not None: start the pricing downstream (reference_app.downstream) with this PRICING_* env,
     #: shared by every arm, and point each app server's REFAPP_PRICING_URL at it.
     downstream_env: Mapping[str, str] | None = None
+    #: Locust processes when the caller doesn't say: max-throughput experiments need more than one
+    #: on this hardware, or the generator saturates before the server (NOTES-performance.md).
+    generator_processes: int = 1
 
 
 def profile_names() -> list[str]:
@@ -91,12 +94,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             "middleware", "middleware stack overhead on /lab/hello: REFAPP_MIDDLEWARE=bare vs full",
             (Arm("bare", "hello", "REFAPP_MIDDLEWARE=bare", _BARE_HEADERS, {"REFAPP_MIDDLEWARE": "bare"}),
              Arm("full", "hello", "REFAPP_MIDDLEWARE=full", {}, {"REFAPP_MIDDLEWARE": "full"})),
-            users=20),
+            users=20, generator_processes=2),
         Experiment(
             "server", "uvicorn with 1 worker vs gunicorn (uvicorn workers) with 2 on /lab/hello",
             (Arm("uvicorn_1", "hello", "uvicorn, 1 worker", server="uvicorn", workers=1),
              Arm("gunicorn_2", "hello", "gunicorn, 2 workers", server="gunicorn", workers=2)),
-            users=20),
+            users=20, generator_processes=2),
         Experiment(
             "downstream", "GET /items/{id}/quote while the pricing downstream hangs (5 s per call): "
             "circuit breaker off vs on",

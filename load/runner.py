@@ -46,7 +46,7 @@ class RunOptions:
     round_seconds: float | None = None
     rounds: int | None = None
     warmup: float | None = None
-    processes: int = 1
+    processes: int | None = None  # None: the experiment's generator_processes
     seed: int = 0
     backend: str = "sqlite"
     database_url: str | None = None
@@ -224,8 +224,10 @@ def run_experiment(name: str, options: RunOptions | None = None, *, progress: Pr
     exp = get_experiment(name)
     if opts.aa:
         exp = aa_variant(exp)
-    if opts.processes < 1:
+    processes = opts.processes if opts.processes is not None else exp.generator_processes
+    if processes < 1:
         raise exitcodes.HarnessError("--processes must be >= 1")
+    opts = dataclasses.replace(opts, processes=processes)
     r = opts.resolved()
     users = opts.users or exp.users
     run_id = new_run_id()
@@ -256,7 +258,7 @@ def run_experiment(name: str, options: RunOptions | None = None, *, progress: Pr
             if arm.profile_path not in drivers:  # one Locust process (tree) per profile, reused every round
                 progress(f"[{name}] starting Locust ({opts.processes} process(es)) for {arm.profile}.py ...")
                 drivers[arm.profile_path] = servers.enter_context(
-                    LoadDriver(arm.profile_path, processes=opts.processes, log_path=out / "logs" / "locust.log"))
+                    LoadDriver(arm.profile_path, processes=processes, log_path=out / "logs" / "locust.log"))
             spec = RoundSpec(host=srv.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
                              spawn_rate=opts.spawn_rate, settle_s=settle_s,
                              options=profile_env(arm, exp, opts, servers.seed_by_arm[arm_name]))
@@ -298,7 +300,9 @@ def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: i
         "environment": fingerprint(opts.backend),
         "config": {"users": users, "spawn_rate": float(opts.spawn_rate or users),
                    "round_seconds": float(r["round_seconds"]), "rounds_per_arm": int(r["rounds"]),
-                   "warmup_seconds": float(r["warmup"]), "processes": opts.processes, "seed": opts.seed,
+                   "warmup_seconds": float(r["warmup"]),
+                   "processes": opts.processes if opts.processes is not None else exp.generator_processes,
+                   "seed": opts.seed,
                    "quick": opts.quick, "aa": opts.aa, "order": order, "order_method": opts.order,
                    "server": opts.server, "io_ms": exp.io_ms, "per_user_rps": exp.per_user_rps,
                    "seed_items": exp.seed_items},
