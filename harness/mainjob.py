@@ -11,7 +11,8 @@
    microbenchmark's own correctness check), 3 invalid run (an experiment could not run or its results
    can't be trusted, e.g. a saturated load generator), 2 bad input (checked before any load is started).
 
-Plans: ``--quick`` is sized for ≤ 90 s and the default for ≤ 5 min on a 2-core machine; measured times
+Plans: ``--quick`` (137 s measured on a quiet 2-core machine; the target of 90 s is not met yet) and the default
+(243 s, target 5 min); measured times
 (and why ``--quick`` took longer on a machine shared with other jobs) are in docs/mainjob.md.
 """
 
@@ -324,7 +325,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run", help="main job: load matrix + microbenchmarks -> reports/latest, exit by the gates",
         description=__doc__, epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), quick benchmarks: <= 90 s")
+                   help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), quick benchmarks: about 2.5 min")
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                    help="sqlite (embedded, default) or postgres: HARNESS_DATABASE_URL/HARNESS_REDIS_URL, "
                         "else PostgreSQL and Redis containers (harness containers prepare)")
