@@ -325,7 +325,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run", help="main job: load matrix + microbenchmarks -> reports/latest, exit by the gates",
         description=__doc__, epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), quick benchmarks: about 2.5 min")
+                   help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), "
+                        "quick benchmarks: about 2.5 min")
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                    help="sqlite (embedded, default) or postgres: HARNESS_DATABASE_URL/HARNESS_REDIS_URL, "
                         "else PostgreSQL and Redis containers (harness containers prepare)")
