@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from harness import exitcodes
+from harness.server import DEFAULT_MIGRATE_CMD
 
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "reference_app" / "gunicorn.conf.py"
 
@@ -45,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         if not args.no_migrate:
             # A subprocess, not an import: the harness drives the app through its public entry points.
-            done = subprocess.run([sys.executable, "-m", "reference_app.migrate", "upgrade"], check=False)
+            done = subprocess.run([sys.executable, *DEFAULT_MIGRATE_CMD], check=False)
             if done.returncode != 0:
                 raise exitcodes.HarnessError("migrations failed (see above)", exitcodes.INVALID_RUN)
         argv = [
