@@ -24,13 +24,16 @@ from reference_app.core.config import Settings
 from reference_app.main import create_app
 from tests.utils.factories import UserHandle, create_item, create_user
 
-#: Policy used by most tests; they override what they exercise.
+#: Policy used by most tests; they override what they exercise. The timeouts are generous on
+#: purpose: the in-process app runs under coverage on a shared 2-core machine, and a test that is not
+#: about timeouts must not fail because one call took 700 ms (it did, in CI). Tests that exercise a
+#: timeout use TIGHT_TIMEOUTS against an injected latency many times larger.
 FAST_POLICY: dict[str, Any] = {
-    "pricing_connect_timeout_s": 0.5,
-    "pricing_read_timeout_s": 0.3,
-    "pricing_write_timeout_s": 0.3,
-    "pricing_pool_timeout_s": 0.3,
-    "pricing_total_timeout_s": 0.8,
+    "pricing_connect_timeout_s": 2.0,
+    "pricing_read_timeout_s": 2.0,
+    "pricing_write_timeout_s": 2.0,
+    "pricing_pool_timeout_s": 2.0,
+    "pricing_total_timeout_s": 4.0,
     "pricing_max_attempts": 3,
     "pricing_backoff_initial_s": 0.01,
     "pricing_backoff_max_s": 0.05,
@@ -39,6 +42,13 @@ FAST_POLICY: dict[str, Any] = {
     "pricing_bulkhead_size": 10,
     "pricing_bulkhead_wait_s": 0.02,
 }
+
+#: For the timeout tests only: a cut-off far below the injected latency (SLOW_LATENCY_S).
+TIGHT_TIMEOUTS: dict[str, Any] = {
+    "pricing_read_timeout_s": 0.3,
+    "pricing_total_timeout_s": 0.8,
+}
+SLOW_LATENCY_S = 6.0
 
 
 @dataclass

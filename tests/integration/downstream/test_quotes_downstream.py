@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 
 from reference_app.core.resilience import BreakerState
-from tests.integration.downstream.conftest import FAST_POLICY, PricingService, QuoteEnvFactory
+from tests.integration.downstream.conftest import (
+    FAST_POLICY,
+    SLOW_LATENCY_S,
+    TIGHT_TIMEOUTS,
+    PricingService,
+    QuoteEnvFactory,
+)
 from tests.utils.factories import create_user
 
 PROBLEM = "application/problem+json"
@@ -119,28 +125,33 @@ async def test_another_users_item_is_404_without_a_downstream_call(
 async def test_slow_downstream_is_cut_off_at_the_total_timeout(
     quote_env: QuoteEnvFactory, pricing: PricingService
 ) -> None:
-    latency_s = 3.0
-    total = FAST_POLICY["pricing_total_timeout_s"]
-    pricing.set_faults(latency_ms=int(latency_s * 1000))
-    async with quote_env() as env:
+    read = TIGHT_TIMEOUTS["pricing_read_timeout_s"]
+    pricing.set_faults(latency_ms=int(SLOW_LATENCY_S * 1000))
+    async with quote_env(**TIGHT_TIMEOUTS) as env:
         started = time.perf_counter()
         r = await env.quote()
         elapsed = time.perf_counter() - started
     body = assert_problem(r, 503)
     assert "did not answer" in body["detail"] or "unavailable" in body["detail"]
     assert int(r.headers["Retry-After"]) >= 1
-    # Honoured: about the configured budget, and far sooner than the downstream would have answered.
-    assert elapsed < total + 0.6
-    assert elapsed < latency_s / 2
+    # Honoured: it did wait for the read timeout, and gave up far sooner than the downstream would
+    # have answered (bounds relative to the configuration, not a promise about this machine's speed).
+    assert elapsed >= read
+    assert elapsed < SLOW_LATENCY_S / 2
 
 
 async def test_slow_downstream_serves_the_last_good_quote_as_stale(
     quote_env: QuoteEnvFactory, pricing: PricingService
 ) -> None:
-    async with quote_env() as env:
-        live = await env.quote()
-        assert live.json()["source"] == "live"
-        pricing.set_faults(latency_ms=3000)
+    async with quote_env(**TIGHT_TIMEOUTS) as env:
+        # The precondition is one good quote in the cache. Under tight timeouts on a busy machine the
+        # first call may itself time out, so allow a few (bounded) tries to get it.
+        for _ in range(5):
+            live = await env.quote()
+            if live.status_code == 200:
+                break
+        assert live.json()["source"] == "live", live.text
+        pricing.set_faults(latency_ms=int(SLOW_LATENCY_S * 1000))
         started = time.perf_counter()
         r = await env.quote()
         elapsed = time.perf_counter() - started
@@ -149,7 +160,7 @@ async def test_slow_downstream_serves_the_last_good_quote_as_stale(
     assert r.json()["quoted_price"] == live.json()["quoted_price"]
     assert r.headers["X-Served-Stale"] == "true"
     assert r.headers["Warning"] == '110 - "Response is Stale"'
-    assert elapsed < FAST_POLICY["pricing_total_timeout_s"] + 0.6
+    assert elapsed < SLOW_LATENCY_S / 2
 
 
 # -- flaky downstream: retries ---------------------------------------------------------------------
@@ -157,8 +168,7 @@ async def test_flaky_downstream_retries_succeed_within_the_budget(
     quote_env: QuoteEnvFactory, pricing: PricingService
 ) -> None:
     pricing.set_faults(error_rate=0.5, seed=7)
-    async with quote_env(pricing_max_attempts=6, pricing_breaker_threshold=50,
-                         pricing_total_timeout_s=2.0) as env:
+    async with quote_env(pricing_max_attempts=6, pricing_breaker_threshold=50) as env:
         durations, statuses = [], []
         for _ in range(12):
             started = time.perf_counter()
@@ -170,7 +180,7 @@ async def test_flaky_downstream_retries_succeed_within_the_budget(
     assert statuses == [200] * 12
     assert stats.get("error", 0) > 0  # faults were hit, and retried away
     assert stats["calls"] == 12 + stats["error"]
-    assert max(durations) < 2.0
+    assert max(durations) < FAST_POLICY["pricing_total_timeout_s"]  # the budget that the app enforces
 
 
 async def test_without_retries_the_same_flakiness_reaches_the_client(
@@ -198,7 +208,7 @@ async def test_outage_opens_the_breaker_then_requests_fail_fast(
             body = assert_problem(r, 503)
             assert "circuit breaker is open" in body["detail"]
             assert 1 <= int(r.headers["Retry-After"]) <= 30
-            assert elapsed < FAST_POLICY["pricing_read_timeout_s"]  # no network wait at all
+            assert elapsed < FAST_POLICY["pricing_read_timeout_s"]  # never waits on the network
     assert pricing.calls() == FAST_POLICY["pricing_breaker_threshold"]  # nothing reached the downstream
 
 
@@ -291,7 +301,7 @@ async def test_redirect_to_another_host_is_refused_and_not_followed(
 
 # -- bulkhead --------------------------------------------------------------------------------------
 async def test_a_full_bulkhead_answers_503_at_once(quote_env: QuoteEnvFactory, pricing: PricingService) -> None:
-    pricing.set_faults(latency_ms=250)
+    pricing.set_faults(latency_ms=1000)  # the first call holds the only slot far beyond the 20 ms wait
     async with quote_env(pricing_bulkhead_size=1, pricing_bulkhead_wait_s=0.02) as env:
         responses = await asyncio.gather(*(env.quote() for _ in range(3)))
     statuses = sorted(r.status_code for r in responses)
