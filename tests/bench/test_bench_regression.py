@@ -2,10 +2,15 @@
 
 Not a benchmark itself (no ``bench`` marker): it runs in the normal suite. It runs the real JWT
 encode benchmark three times in subprocesses with ``--benchmark-autosave`` into a temporary
-storage — twice unchanged, then with ``TokenService.issue`` made 3x slower by the
+storage — twice unchanged, then with ``TokenService.issue`` made 20x slower by the
 ``tests.bench.slowdown`` plugin — and checks ``harness bench compare`` on the saved runs: the
-unchanged pair passes (exit 0), the slowed run regresses (exit 1). The threshold is on ``min``
-(the least noisy statistic on a shared machine) at 50%; a 3x slowdown is +200%.
+unchanged pair passes (exit 0), the slowed run regresses (exit 1).
+
+The threshold is on ``min`` (the least noisy statistic on a shared machine) and wide, because what
+is tested is the comparison, not this machine's steadiness: two unchanged runs on the shared 2-core
+box differed by up to 1.6x in ``min`` (at 50% the unchanged pair flipped to "regressed"). At +300%
+(4x) the unchanged pair has 2.5x headroom over that noise, and the 20x slowdown still clears the
+threshold with 5x to spare.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests/bench/test_bench_security.py::test_jwt_encode"
-THRESHOLD = "min:50%"
+THRESHOLD = "min:300%"
+SLOWDOWN = 20
 # Autoloading every installed pytest plugin (schemathesis, cov, ...) costs seconds per process.
 FAST_PYTEST = ["-p", "pytest_benchmark.plugin", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider"]
 
@@ -50,7 +56,7 @@ def test_slowed_function_fails_the_compare(tmp_path: Path, capsys: pytest.Captur
     assert main(compare) == exitcodes.OK  # newest (0002) vs 0001: same code
     assert "no benchmark regressed" in capsys.readouterr().out
 
-    bench_once(storage, slowdown="reference_app.core.security:TokenService.issue=3")
+    bench_once(storage, slowdown=f"reference_app.core.security:TokenService.issue={SLOWDOWN}")
     assert main(compare) == exitcodes.GATE_FAILED  # newest (0003, slowed) vs 0002
     out = capsys.readouterr().out
     regressed = [line for line in out.splitlines() if "REGRESSED" in line]

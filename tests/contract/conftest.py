@@ -28,6 +28,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "contracts" / "openapi.json"
 CONFIG = ROOT / "contracts" / "schemathesis.toml"
 EMAIL, PASSWORD = "contract@example.com", "contract-password-1"
+#: The app's calls to the real pricing process: generous, because a timeout is not what the contract
+#: suite tests, and a quote that took 1 s on a loaded CI machine (the default read timeout) would be a
+#: 503 that ``not_a_server_error`` counts as a failure. Also given to ``harness contract fuzz``.
+PRICING_TIMEOUTS = {
+    "pricing_connect_timeout_s": 5.0,
+    "pricing_read_timeout_s": 10.0,
+    "pricing_write_timeout_s": 10.0,
+    "pricing_pool_timeout_s": 5.0,
+    "pricing_total_timeout_s": 20.0,
+}
 
 
 @dataclass
@@ -69,7 +79,7 @@ def _bootstrap() -> tuple[FastAPI, Credentials]:
     # The limiter is off so that a 429 never hides a real failure behind "rate limited".
     settings = build_test_settings(
         base, database_url=f"sqlite+aiosqlite:///{base / 'contract.db'}", rate_limit_enabled=False,
-        pricing_url=pricing_url,
+        pricing_url=pricing_url, **PRICING_TIMEOUTS,
     )
     app = create_app(settings)
     with TestClient(app) as client:

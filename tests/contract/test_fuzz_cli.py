@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from tests.contract.conftest import PRICING_TIMEOUTS
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,10 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_cli_fuzz_against_live_server_passes_with_junit(tmp_path: Path) -> None:
     """A bounded run (fuzzing + stateful, few examples) must pass and leave a JUnit report that CI reads."""
     junit = tmp_path / "schemathesis.xml"
+    # REFAPP_* reach the app server (harness.server passes them through): generous pricing timeouts.
+    env = os.environ | {f"REFAPP_{name.upper()}": str(value) for name, value in PRICING_TIMEOUTS.items()}
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "contract", "fuzz", "--phases", "fuzzing,stateful",
          "--max-examples", "3", "--max-time", "120", "--junit", str(junit)],
-        cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400, check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     root = ET.parse(junit).getroot()  # noqa: S314 - a file our own run just wrote

@@ -130,12 +130,24 @@ def pg_container(pg_server: PgServer) -> Any:
 # ---- the app, in process --------------------------------------------------------------------------
 
 
+#: Timeouts of the in-process app towards the real backends, for every test that does not set its
+#: own: generous, because the app runs under coverage on a shared 2-core machine and a test that is
+#: not about timeouts must not see a 503 (or a silent cache miss, or a fail-open admission) because one
+#: call took 700 ms. The production defaults (0.5 s Redis, 5 s statements) are for production. The
+#: fault tests set their own, against a fault that outlasts them many times (a held lock, a pause).
+GENEROUS_BACKEND_TIMEOUTS: dict[str, Any] = {
+    "redis_timeout_s": 5.0,
+    "db_pool_timeout_s": 30.0,
+    "db_statement_timeout_ms": 60_000,
+}
+
+
 @pytest.fixture
 def pg_settings(tmp_path: Path) -> Callable[..., Settings]:
     """``pg_settings(db, redis=None, **overrides)``: test settings pointing at real backends."""
 
     def factory(db: PgDb | None, redis_db: RedisDb | None = None, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(GENEROUS_BACKEND_TIMEOUTS)
         if db is not None:
             values["database_url"] = db.url
         if redis_db is not None:

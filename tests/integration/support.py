@@ -240,6 +240,11 @@ def server_env(tmp_path: Path, db: PgDb, redis_db: RedisDb | None, **overrides: 
         "REFAPP_ARGON2_TIME_COST": str(FAST_HASH["argon2_time_cost"]),
         "REFAPP_ARGON2_MEMORY_COST_KIB": str(FAST_HASH["argon2_memory_cost_kib"]),
         "REFAPP_OTEL_EXPORTER": "none",
+        # Generous backend timeouts (see GENEROUS_BACKEND_TIMEOUTS in conftest.py): a server under test
+        # on a loaded machine must not turn one slow call into a 503; tests about timeouts override.
+        "REFAPP_REDIS_TIMEOUT_S": "5",
+        "REFAPP_DB_POOL_TIMEOUT_S": "30",
+        "REFAPP_DB_STATEMENT_TIMEOUT_MS": "60000",
     }
     if redis_db is not None:
         env["REFAPP_REDIS_URL"] = redis_db.url
@@ -294,7 +299,8 @@ async def wait_for_serving_workers(base_url: str, count: int, *, within: float =
 
     seen: set[str] = set()
     limits = httpx.Limits(max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False, limits=limits) as client:
+    # A scrape that times out raises (httpx errors are not OSErrors): generous for workers still warming up.
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False, limits=limits) as client:
         async def enough() -> bool:
             for line in (await client.get("/metrics")).text.splitlines():
                 if line.startswith(_METRICS_SELF):

@@ -31,6 +31,13 @@ pytestmark = pytest.mark.integration
 
 #: Generous: a bounded answer comes well inside this; a hang would run past it into the client timeout.
 BOUND_FACTOR = 20
+#: The statement timeout of the blocked and frozen-server tests. The faults outlast it as long as the
+#: test likes (a lock the test holds, a paused container), so it need not be tight; and it also
+#: bounds every healthy statement of the test (server side, and 2x it client side, as asyncpg's
+#: command timeout), which must not time out because a loaded CI machine was slow for a moment.
+STATEMENT_TIMEOUT_MS = 2000
+#: The same reasoning for the pool timeout, which is also asyncpg's connect timeout.
+POOL_TIMEOUT_S = 2.0
 
 
 @asynccontextmanager
@@ -65,7 +72,7 @@ async def _timed(coro: Any) -> tuple[httpx.Response, float]:
 async def test_blocked_query_gives_bounded_503_and_the_pool_recovers(
     pg: PgDb, pg_settings: Callable[..., Any], app_client: Callable[..., Any]
 ) -> None:
-    timeout_ms = 300
+    timeout_ms = STATEMENT_TIMEOUT_MS
     settings = pg_settings(pg, db_statement_timeout_ms=timeout_ms, db_pool_size=3, db_max_overflow=0)
     async with app_client(settings) as (_app, client):
         user = await create_user(client)
@@ -78,7 +85,7 @@ async def test_blocked_query_gives_bounded_503_and_the_pool_recovers(
                 assert response.status_code == 503, response.text
                 assert response.headers["content-type"] == "application/problem+json"
                 assert response.headers["retry-after"]
-                assert elapsed < BOUND_FACTOR * timeout_ms / 1000
+                assert elapsed < BOUND_FACTOR * timeout_ms / 1000  # (5 requests on 3 connections: 2 rounds)
                 blocked += 1
             # while the lock is held, nothing of the app's is left running or in a transaction
             states = {r["state"] for r in await _app_backends(pg, blocker)}
@@ -102,7 +109,7 @@ async def test_blocked_query_gives_bounded_503_and_the_pool_recovers(
 async def test_blocked_write_gives_503_and_writes_nothing(
     pg: PgDb, pg_settings: Callable[..., Any], app_client: Callable[..., Any]
 ) -> None:
-    settings = pg_settings(pg, db_statement_timeout_ms=300)
+    settings = pg_settings(pg, db_statement_timeout_ms=STATEMENT_TIMEOUT_MS)
     async with app_client(settings) as (_app, client):
         user = await create_user(client)
         item = await create_item(client, user, name="v1", price=1)
@@ -120,7 +127,7 @@ async def test_blocked_write_gives_503_and_writes_nothing(
 async def test_pool_exhausted_gives_503_after_pool_timeout_not_a_hang(
     pg: PgDb, pg_settings: Callable[..., Any], app_client: Callable[..., Any]
 ) -> None:
-    pool_timeout = 0.5
+    pool_timeout = POOL_TIMEOUT_S
     settings = pg_settings(pg, db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=pool_timeout,
                            db_statement_timeout_ms=30_000)
     async with app_client(settings) as (_app, client):
@@ -152,18 +159,21 @@ async def test_unresponsive_postgres_gives_bounded_503_and_the_pool_recovers(
 ) -> None:
     """A frozen server (``docker pause``) can't enforce its statement_timeout; the client-side
     command timeout (2 x statement timeout) must bound the request instead of letting it hang."""
-    timeout_ms = 500
-    settings = pg_settings(pg, db_statement_timeout_ms=timeout_ms, db_pool_timeout_s=1, db_pool_size=2,
-                           db_max_overflow=0)
+    timeout_ms = STATEMENT_TIMEOUT_MS
+    settings = pg_settings(pg, db_statement_timeout_ms=timeout_ms, db_pool_timeout_s=POOL_TIMEOUT_S,
+                           db_pool_size=2, db_max_overflow=0)
+    bound = BOUND_FACTOR * 2 * timeout_ms / 1000
     async with app_client(settings, raise_app_exceptions=False) as (_app, client):
         user = await create_user(client)
         await create_item(client, user)
         pg_container.pause()
         try:
-            down, elapsed = await _timed(asyncio.wait_for(client.get("/api/v1/items", headers=user.headers), 60))
+            # The outer guard (twice the bound) turns a hang into a failure instead of a stuck suite.
+            down, elapsed = await _timed(asyncio.wait_for(client.get("/api/v1/items", headers=user.headers),
+                                                          2 * bound))
             assert down.status_code == 503, down.text
             assert down.headers["retry-after"] == "1"
-            assert elapsed < BOUND_FACTOR * 2 * timeout_ms / 1000
+            assert elapsed < bound
         finally:
             pg_container.unpause()
 
@@ -254,7 +264,8 @@ async def test_stopped_postgres_gives_503_and_recovers_when_started(
 ) -> None:
     container, server = own_postgres
     db = await server.create_database()
-    async with app_client(pg_settings(db, db_pool_timeout_s=1), raise_app_exceptions=False) as (_app, client):
+    async with app_client(pg_settings(db, db_pool_timeout_s=POOL_TIMEOUT_S),
+                          raise_app_exceptions=False) as (_app, client):
         user = await create_user(client)
         await create_item(client, user)
         try:
@@ -262,7 +273,7 @@ async def test_stopped_postgres_gives_503_and_recovers_when_started(
             down, elapsed = await _timed(client.get("/api/v1/items", headers=user.headers))
             assert down.status_code == 503, down.text
             assert down.headers["content-type"] == "application/problem+json"
-            assert elapsed < BOUND_FACTOR * 1.0
+            assert elapsed < BOUND_FACTOR * POOL_TIMEOUT_S
             ready = await client.get("/health/ready")
             assert (ready.status_code, ready.json()["checks"]["database"]) == (503, "failed")
         finally:

@@ -27,10 +27,12 @@ WRITES = 8
 
 
 def _refuses(port: int) -> bool:
+    """True once nothing listens on ``port``. Only a refusal counts: a connect that merely timed out on
+    a loaded machine says nothing (``wait_for`` treats that OSError as "not yet" and polls again)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
             return False
-    except OSError:
+    except ConnectionRefusedError:
         return True
 
 

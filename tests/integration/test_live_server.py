@@ -75,21 +75,26 @@ async def _journey(base: str, ws_base: str, redis_db: RedisDb, workers: int) -> 
         async with connect(ws_url, open_timeout=10, close_timeout=5) as ws:
             await ws.send("hello")
             assert await _recv(ws) == {"echo": "hello"}
-            version, event = item["version"], None
+            event, versions = None, set()
             for attempt in range(40 if workers > 1 else 1):  # bounded; see the module docstring
                 async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as fresh:
                     r = await fresh.put(f"/api/v1/items/{item['id']}", headers={**auth, "If-Match": etag},
                                         json={"name": "desk", "category": "office", "price": 100 + attempt})
                 assert r.status_code == 200, r.text
-                etag, version = r.headers["etag"], r.json()["version"]
+                etag = r.headers["etag"]
+                versions.add(r.json()["version"])
+                # Under gunicorn, 2 s without an event is taken as "that update went to the other
+                # worker". On a loaded machine the event may just be late and arrive while a later
+                # update is awaited, so it is checked against every update made, not only the last.
                 try:
-                    event = await _recv(ws, within=2.0 if workers > 1 else 10.0)
+                    event = await _recv(ws, within=2.0 if workers > 1 else 30.0)
                     break
                 except TimeoutError:
                     continue
             assert event is not None, "no update was broadcast to the subscriber"
             assert event["event"] == "item.updated"
-            assert (event["item"]["id"], event["item"]["version"]) == (item["id"], version)
+            assert event["item"]["id"] == item["id"]
+            assert event["item"]["version"] in versions, (event, versions)
 
         # the update invalidated the cache
         assert (await http.get(url, headers=auth)).headers["x-cache"] == "miss"

@@ -55,7 +55,7 @@ def test_starts_serves_and_tears_down(stub_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     with ServerProcess(config(stub_dir, env={"REFAPP_STUB_BODY": "hello-env"}), log_path=log) as srv:
         assert srv.base_url.startswith("http://127.0.0.1:")
-        status, body = srv.get("/anything")
+        status, body = srv.get("/anything", timeout=30)  # generous: not a test of speed
         assert (status, body) == (200, b"hello-env")  # REFAPP_* reached the server
         pid = srv.pid
         assert srv.alive()
@@ -74,12 +74,19 @@ def test_early_exit_is_reported_with_the_log_tail(stub_dir: Path, tmp_path: Path
 
 
 def test_readiness_wait_is_bounded(stub_dir: Path, tmp_path: Path) -> None:
-    t0 = time.monotonic()
+    # The stub never becomes ready (an injected wait without end); the configured readiness timeout
+    # must end it. The bound is relative to the configuration, not a promise about this machine:
+    # a correct run takes the 2 s timeout + one probe (2 s) + stopping (stop_timeout_s, then SIGKILL
+    # and 5 s), ~15 s at worst, while a hang, or a start() that ignored ready_timeout_s for the
+    # ServerConfig default (60 s), would take 60 s or more.
     cfg = config(stub_dir, env={"REFAPP_STUB_MODE": "unready"}, ready_timeout_s=2.0)
+    default_ready_s = ServerConfig().ready_timeout_s
+    assert default_ready_s >= 20 * cfg.ready_timeout_s  # so the bound below can tell them apart
     srv = ServerProcess(cfg, log_path=tmp_path / "s.log")
-    with pytest.raises(ServerError, match="not ready within"):
+    t0 = time.monotonic()
+    with pytest.raises(ServerError, match="not ready within 2s"):
         srv.start()
-    assert time.monotonic() - t0 < 15
+    assert time.monotonic() - t0 < 0.75 * default_ready_s
     assert not srv.alive()
 
 

@@ -17,6 +17,10 @@ from fastapi import FastAPI
 from tests.utils.app_fixtures import metric_value
 from tests.utils.factories import UserHandle, bearer, create_user, login
 
+#: A hang guard, not a measurement: every awaited message is normally there within milliseconds, but
+#: the suite runs under coverage on a shared machine, so the guard is generous.
+WAIT_S = 30
+
 
 class Closed(Exception):
     def __init__(self, code: int) -> None:
@@ -38,7 +42,7 @@ class WsClient:
 
     async def connect(self) -> None:
         await self.comm.send_input({"type": "websocket.connect"})
-        message = await self.comm.receive_output(timeout=5)
+        message = await self.comm.receive_output(timeout=WAIT_S)
         if message["type"] == "websocket.close":
             raise Closed(message.get("code", 1000))
         assert message["type"] == "websocket.accept", message
@@ -50,7 +54,7 @@ class WsClient:
         await self.comm.send_input({"type": "websocket.receive", "bytes": data})
 
     async def receive_json(self) -> Any:
-        message = await self.comm.receive_output(timeout=5)
+        message = await self.comm.receive_output(timeout=WAIT_S)
         if message["type"] == "websocket.close":
             raise Closed(message.get("code", 1000))
         assert message["type"] == "websocket.send", message
@@ -58,7 +62,7 @@ class WsClient:
 
     async def disconnect(self) -> None:
         await self.comm.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.comm.wait(timeout=5)
+        await self.comm.wait(timeout=WAIT_S)
 
 
 def item_socket(app: FastAPI, item_id: int | str, token: str | None) -> WsClient:
@@ -81,7 +85,7 @@ async def refused_code(app: FastAPI, item_id: int | str, token: str | None) -> i
 
     with pytest.raises(Closed) as closed:
         await first_message()
-    await ws.comm.wait(timeout=5)
+    await ws.comm.wait(timeout=WAIT_S)
     return closed.value.code
 
 
@@ -179,7 +183,7 @@ async def test_oversized_message_closes_1009(client: httpx.AsyncClient, app: Fas
     with pytest.raises(Closed) as closed:
         await ws.receive_json()
     assert closed.value.code == 1009
-    await ws.comm.wait(timeout=5)
+    await ws.comm.wait(timeout=WAIT_S)
     assert gauge(app) == 0
 
 
