@@ -6,7 +6,7 @@ writes one JSON command per line on stdin (``round`` or ``quit``). Importing Loc
 on a busy machine, so the process (and its Locust workers) is reused for every round, while
 Locust's gevent monkey-patching never touches the caller (the CLI or the main job), and generator
 CPU can be measured per process. For ``processes > 1`` this process is a Locust master
-(``create_master_runner`` on 127.0.0.1) with that many ``locust --worker`` processes; per-round
+(``PromptMasterRunner`` on 127.0.0.1) with that many ``locust --worker`` processes; per-round
 options travel to the workers as Locust custom arguments (``parsed_options``), which the master
 sends with every spawn message.
 
@@ -25,7 +25,9 @@ from __future__ import annotations
 import locust
 from locust import argument_parser
 from locust.env import Environment
-from locust.runners import Runner
+from locust.rpc import Message
+from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner
+from locust.runners import logger as runners_logger
 from locust.util.load_locustfile import load_locustfile
 
 import argparse
@@ -38,10 +40,14 @@ import time
 from typing import Any
 
 import gevent
+import greenlet  # type: ignore[import-untyped]
 from gevent.socket import wait_read
 
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 OPTION_PREFIX = "HARNESS_"
+DEFAULT_REPORT_INTERVAL_S = 0.25  # workers' stats reports; users_ready reaches the master only with them
+STOP_POLL_INTERVAL_S = 0.05
+logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as Locust does
 
 
 def emit(event: str, **data: Any) -> None:
@@ -94,6 +100,59 @@ def wait_until(predicate: Any, timeout: float, what: str, runner: Any = None) ->
         gevent.sleep(0.05)
 
 
+class PromptMasterRunner(MasterRunner):
+    """Locust's ``MasterRunner``, except that ``stop()`` polls its workers every 50 ms instead of every second.
+
+    Upstream ``stop()`` sends ``stop`` to the workers, then waits ``while self.user_count != 0:
+    gevent.sleep(1)``. The workers stop within milliseconds, but at 1 s granularity the master notices
+    only on the next tick, so every round spent a full second in ``stop()``: with the quick main job's
+    1 s rounds, a third of the middleware and server experiments' time. The body is Locust 2.47's own,
+    verbatim; only the sleep interval differs (``STOP_POLL_INTERVAL_S``), plus ``type: ignore``
+    comments on Locust's untyped calls. tests/unit/load/test_driver_master.py fails when the upstream
+    body changes, so a Locust upgrade forces a re-check of this copy.
+    """
+
+    def stop(self, send_stop_to_client: bool = True) -> None:
+        if self.state not in [STATE_INIT, STATE_STOPPED, STATE_STOPPING]:
+            logger.debug("Stopping...")
+            self.environment.events.test_stopping.fire(environment=self.environment)  # type: ignore[no-untyped-call]
+            self.final_user_classes_count = {**self.reported_user_classes_count}
+            self.update_state(STATE_STOPPING)
+
+            if (
+                self.environment.shape_class is not None
+                and self.shape_greenlet is not None
+                and self.shape_greenlet is not greenlet.getcurrent()
+            ):
+                self.shape_greenlet.kill(block=True)
+                self.shape_greenlet = None
+                self.shape_last_tick = None
+
+            self._users_dispatcher = None
+
+            if send_stop_to_client:
+                for client in self.clients.all:
+                    logger.debug(f"Sending stop message to worker {client.id}")
+                    self.server.send_to_client(Message("stop", None, client.id))  # type: ignore[no-untyped-call]
+
+                # Give an additional 60s for all workers to stop
+                timeout = gevent.Timeout(self.environment.stop_timeout + 60)
+                timeout.start()
+                try:
+                    while self.user_count != 0:
+                        gevent.sleep(STOP_POLL_INTERVAL_S)
+                except gevent.Timeout:
+                    logger.error("Timeout waiting for all workers to stop")
+                finally:
+                    timeout.cancel()
+            self.environment.events.test_stop.fire(environment=self.environment)  # type: ignore[no-untyped-call]
+
+
+def create_master_runner(env: Environment, port: int) -> PromptMasterRunner:
+    """``env.create_master_runner`` with ``PromptMasterRunner``, through the same ``Environment`` factory."""
+    return env._create_runner(PromptMasterRunner, master_bind_host="127.0.0.1", master_bind_port=port)
+
+
 class Driver:
     def __init__(self, init: dict[str, Any]) -> None:
         self.profile = init["profile"]
@@ -113,10 +172,11 @@ class Driver:
         self.runner: Runner
         if self.processes > 1:
             port = int(init["master_port"])
-            self.runner = self.env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+            self.runner = create_master_runner(self.env, port)
             cmd = [sys.executable, "-m", "locust", "-f", self.profile, "--worker", "--master-host", "127.0.0.1",
                    "--master-port", str(port), "--loglevel", "WARNING"]
-            env = {**os.environ, "HARNESS_WORKER_REPORT_INTERVAL": str(init.get("report_interval_s", 0.5))}
+            interval = init.get("report_interval_s", DEFAULT_REPORT_INTERVAL_S)
+            env = {**os.environ, "HARNESS_WORKER_REPORT_INTERVAL": str(interval)}
             self.workers = [subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603
                                              stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno())
                             for _ in range(self.processes)]

@@ -12,12 +12,14 @@ is the cluster total, exactly like Locust's request stats.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter
 from typing import Any
 
 from gevent.lock import Semaphore
+from locust import argument_parser as _argument_parser
 from locust import events
 from locust import runners as _runners
 
@@ -29,6 +31,13 @@ _OPTIONS: dict[str, Any] = {}
 # Workers report every 3 s by default; short rounds need fresher numbers on the master.
 if os.environ.get("HARNESS_WORKER_REPORT_INTERVAL"):
     _runners.WORKER_REPORT_INTERVAL = float(os.environ["HARNESS_WORKER_REPORT_INTERVAL"])
+
+# A Locust worker handling a spawn message calls ``argument_parser.default_args_dict()`` once per
+# option it was sent (a comprehension in WorkerRunner's spawn handler), and each call builds a new
+# argument parser: ~60 x 4.5 ms, up to a second per round on a busy machine. The defaults can't change
+# within a process, so they are computed once. Callers only test membership in the dict.
+if not hasattr(_argument_parser.default_args_dict, "cache_info"):
+    _argument_parser.default_args_dict = functools.cache(_argument_parser.default_args_dict)
 
 
 def option(environment: Any, name: str, default: str) -> str:
