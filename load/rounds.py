@@ -28,6 +28,8 @@ import psutil
 from harness import exitcodes
 from harness.server import REPO_ROOT, free_port
 
+IDLE_TIMEOUT_S = 3600.0
+
 
 class RoundError(exitcodes.HarnessError):
     def __init__(self, message: str) -> None:
@@ -138,8 +140,11 @@ class LoadDriver:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The main job starts every driver before measuring any, so one may wait minutes for its
+        # first round; the idle timeout only guards against a lost parent (whose exit closes stdin).
         init = json.dumps({"profile": str(self.profile), "processes": self.processes,
-                           "master_port": free_port() if self.processes > 1 else None})
+                           "master_port": free_port() if self.processes > 1 else None,
+                           "idle_timeout_s": IDLE_TIMEOUT_S})
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen([sys.executable, "-m", "load.driver", init],  # noqa: S603
                                           cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},

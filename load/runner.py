@@ -1,13 +1,15 @@
 """Run an experiment: servers up, data seeded, warm-up, interleaved rounds, analysis, results.json.
 
-Python API for the main job::
+Python API::
 
     from load.runner import RunOptions, run_experiment
     doc = run_experiment("io", RunOptions(quick=True))   # dict that validates against results.schema.json
 
-Each arm's server configuration is started once (arms with equal configs share a process), every
-round is one ``load.driver`` process (Locust library API, optionally master + local workers), and
-every loop here is bounded by a count (rounds) and each round by a timeout.
+or, to start several experiments before measuring any (the main job), ``ExperimentRun``'s
+``start()`` / ``measure()``. Each arm's server configuration is started once (arms with equal configs
+share a process; see ``load.servers``), each profile gets one long-lived ``load.driver`` process
+(Locust library API, optionally master + local workers) reused for every round, and every loop here
+is bounded by a count (rounds) and each round by a timeout.
 """
 
 from __future__ import annotations
@@ -17,22 +19,24 @@ import dataclasses
 import datetime as dt
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import exitcodes
-from harness.server import REPO_ROOT, ServerConfig, ServerProcess
+from harness.server import REPO_ROOT
 from load import analysis
-from load.experiment import Arm, Experiment, OrderKind, aa_variant, get_experiment, round_order, server_key
+from load.experiment import Arm, Experiment, OrderKind, aa_variant, get_experiment, round_order
 from load.fingerprint import fingerprint
 from load.rounds import LoadDriver, RoundSpec
 from load.schema import validate
-from load.seeding import SeedData, lab_config, seed
+from load.seeding import SeedData
+from load.servers import ArmServer, MigratedSchema, ServerSet
 
-DOWNSTREAM_APP = "reference_app.downstream.app:create_pricing_app"
 QUICK = {"rounds": 3, "round_seconds": 5.0, "warmup": 2.0}
 FULL = {"rounds": 5, "round_seconds": 15.0, "warmup": 5.0}
 Progress = Callable[[str], None]
@@ -69,104 +73,47 @@ class RunOptions:
 
 
 
-MIN_SETTLE_S = 0.5
+#: The floor covers the spawn transient: at the main job's spawn rate every user is up within a tenth
+#: of a second, and 0.25 s is several times the p99 of the cheap endpoints. Slow arms get their p99.
+MIN_SETTLE_S = 0.25
 MAX_SETTLE_S = 5.0
 
 
-def settle_after(round_doc: Mapping[str, Any]) -> float:
-    """How long the next round runs its users before measuring: at least the previous round's p99.
+def settle_after(round_doc: Mapping[str, Any] | None, arm_last: Mapping[str, Any] | None = None) -> float:
+    """How long a round runs its users before measuring: the longer of the previous round's p99 (the
+    backlog it left behind drains) and this arm's own p99 in its last round (its queue fills).
 
     Requests of a stopped round are abandoned by the client, not by the server: a thread pool keeps
     sleeping through its backlog (200 queued ``time.sleep(0.2)`` on 40 threads is a second), and a
     next round measured before that backlog drains records the previous arm's queue, or nothing.
+    Filling takes as long: a ``def`` endpoint goes through the thread pool twice (FastAPI validates
+    its response model there too), so right after the spawn every first response waits behind the
+    whole queue; measured from 0.35 s after the spawn, a 200-user io_sync round saw 29 of its 200
+    rps. The arm's last p99 is how long its queue takes to build.
     """
-    p99 = round_doc.get("p99_ms")
-    if not isinstance(p99, int | float):
-        return MIN_SETTLE_S
-    return min(MAX_SETTLE_S, max(MIN_SETTLE_S, p99 / 1000.0))
+    p99s = [doc.get("p99_ms") for doc in (round_doc, arm_last) if doc is not None]
+    waits = [p / 1000.0 for p in p99s if isinstance(p, int | float)]
+    return min(MAX_SETTLE_S, max([MIN_SETTLE_S, *waits]))
+
+
+def serialized(progress: Progress) -> Progress:
+    """``progress`` behind a lock: start-up reports from several threads, one whole line at a time."""
+    lock = threading.Lock()
+
+    def report(line: str) -> None:
+        with lock:
+            progress(line)
+
+    return report
+
 
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def base_server_env(opts: RunOptions, workdir: Path) -> dict[str, str]:
-    """Defaults for measuring: quiet logs, limits that don't interfere, a private database."""
-    if opts.backend == "postgres" and not opts.database_url:
-        raise exitcodes.HarnessError("--backend postgres needs --database-url postgresql+asyncpg://...")
-    env = {
-        "REFAPP_ACCESS_LOG": "false",
-        "REFAPP_LOG_LEVEL": "WARNING",
-        "REFAPP_OTEL_EXPORTER": "none",
-        "REFAPP_JWT_SECRET": secrets.token_urlsafe(48),
-        # The default/login/signup limits would throttle the load itself; the lab limit stays.
-        "REFAPP_DEFAULT_LIMIT": "1000000/second",
-        "REFAPP_LOGIN_LIMIT": "1000000/second",
-        "REFAPP_SIGNUP_LIMIT": "1000000/second",
-        "REFAPP_STORAGE_DIR": str(workdir / "files"),
-        "REFAPP_DATABASE_URL": opts.database_url or f"sqlite+aiosqlite:///{workdir / 'refapp.db'}",
-    }
-    if opts.redis_url:
-        env["REFAPP_REDIS_URL"] = opts.redis_url
-    env.update(opts.server_env)
-    return env
-
-
-class _Servers(contextlib.ExitStack):
-    """One server per distinct server configuration; arms map onto them."""
-
-    def __init__(self, exp: Experiment, opts: RunOptions, out: Path, progress: Progress) -> None:
-        super().__init__()
-        self.exp, self.opts, self.out, self.progress = exp, opts, out, progress
-        self.by_arm: dict[str, ServerProcess] = {}
-        self.seed_by_arm: dict[str, SeedData | None] = {}
-        self.config_by_arm: dict[str, dict[str, Any] | None] = {}
-        self.kind_by_arm: dict[str, tuple[str, int, dict[str, str]]] = {}
-
-    def start_downstream(self) -> dict[str, str]:
-        """Experiments with ``downstream_env`` get one pricing process, shared by every arm."""
-        if self.exp.downstream_env is None:
-            return {}
-        srv = ServerProcess(ServerConfig(app=DOWNSTREAM_APP, migrate_cmd=None, ready_path="/health",
-                                         env=dict(self.exp.downstream_env)),
-                            log_path=self.out / "logs" / "downstream.log")
-        self.progress("starting the pricing downstream ...")
-        self.enter_context(srv)
-        self.progress(f"  downstream at {srv.base_url} (pid {srv.pid}), env {dict(self.exp.downstream_env)}")
-        return {"REFAPP_PRICING_URL": srv.base_url}
-
-    def start_all(self) -> None:
-        started: dict[tuple[Any, ...], tuple[ServerProcess, SeedData | None, dict[str, Any] | None]] = {}
-        downstream = self.start_downstream()
-        for arm in self.exp.arms:
-            n = len(started)
-            workdir = self.out / "servers" / f"s{n}"
-            base = base_server_env(self.opts, workdir)
-            key = server_key(arm, self.opts.server, self.opts.workers, {**self.exp.app_env})
-            if key not in started:
-                kind, workers, _ = key
-                env = {**base, **downstream, **self.exp.app_env, **arm.app_env}
-                if self.opts.database_url is None:
-                    workdir.mkdir(parents=True, exist_ok=True)
-                cfg_kwargs: dict[str, Any] = {"server": kind, "workers": workers, "env": env}
-                if self.opts.migrate_cmd is not None:
-                    cfg_kwargs["migrate_cmd"] = self.opts.migrate_cmd
-                cfg_kwargs.update(self.opts.server_overrides)
-                srv = ServerProcess(ServerConfig(**cfg_kwargs), log_path=self.out / "logs" / f"server-s{n}.log")
-                self.progress(f"starting {kind} ({workers} worker(s)) for arm {arm.name} ...")
-                self.enter_context(srv)
-                seeded = (seed(srv.base_url, items=self.exp.seed_items, seed=self.opts.seed,
-                               label=f"load-s{n}") if self.exp.seed_items else None)
-                started[key] = (srv, seeded, lab_config(srv.base_url))
-                self.progress(f"  ready at {srv.base_url} (pid {srv.pid})"
-                              + (f", seeded {len(seeded.item_ids)} items" if seeded else ""))
-            srv, seeded, cfg = started[key]
-            self.by_arm[arm.name], self.seed_by_arm[arm.name], self.config_by_arm[arm.name] = srv, seeded, cfg
-            self.kind_by_arm[arm.name] = (key[0], key[1], {**self.exp.app_env, **arm.app_env})
-
-
-def arm_doc(arm: Arm, exp: Experiment, users: int, servers: _Servers) -> dict[str, Any]:
-    kind, workers, app_env = servers.kind_by_arm[arm.name]
-    cfg = servers.config_by_arm[arm.name]
+def arm_doc(arm: Arm, exp: Experiment, users: int, server: ArmServer) -> dict[str, Any]:
+    kind, workers, app_env = server.kind
+    cfg = server.lab_config
     bound = analysis.bound_for(arm.bound, users=users, io_ms=exp.io_ms, lab_config=cfg)
     doc: dict[str, Any] = {"name": arm.name, "description": arm.description, "server": kind, "workers": workers,
                            "app_env": dict(app_env), "profile": arm.profile,
@@ -217,73 +164,154 @@ def round_doc(index: int, arm: str, warmup: bool, started_at: str, res: Mapping[
     }
 
 
-def run_experiment(name: str, options: RunOptions | None = None, *, progress: Progress = print,
-                   write: bool = True) -> dict[str, Any]:
-    """Run experiment ``name``; returns the results document (and writes ``results.json``)."""
-    opts = options or RunOptions()
-    exp = get_experiment(name)
-    if opts.aa:
-        exp = aa_variant(exp)
-    processes = opts.processes if opts.processes is not None else exp.generator_processes
-    if processes < 1:
-        raise exitcodes.HarnessError("--processes must be >= 1")
-    opts = dataclasses.replace(opts, processes=processes)
-    r = opts.resolved()
-    users = opts.users or exp.users
-    run_id = new_run_id()
-    out = Path(opts.output) if opts.output else REPO_ROOT / "reports" / "runs" / run_id / name
-    out.mkdir(parents=True, exist_ok=True)
-    arm_names = [a.name for a in exp.arms]
-    order = round_order(arm_names, r["rounds"], seed=opts.seed, method=opts.order)
-    schedule = ([(a, True) for a in arm_names] if r["warmup"] > 0 else []) + [(a, False) for a in order]
-    started = time.monotonic()
-    progress(f"[{name}] run {run_id}: arms {', '.join(arm_names)}; {r['rounds']} rounds/arm x "
-             f"{r['round_seconds']:g}s, warm-up {r['warmup']:g}s, {users} users, {opts.processes} process(es)")
-    rounds: list[dict[str, Any]] = []
-    with _Servers(exp, opts, out, progress) as servers:
-        servers.start_all()
+class DriverPool(contextlib.ExitStack):
+    """Locust process trees by (profile, process count), started once and shared: experiments of one
+    job that drive the same profile (``middleware`` and ``server`` both use hello.py with two
+    processes) reuse one tree, since every round sets its own options and resets the stats anyway.
+    Closing the pool stops them all."""
+
+    def __init__(self, log_dir: Path) -> None:
+        super().__init__()
+        self.log_dir = log_dir
+        self._lock = threading.Lock()
+        self._drivers: dict[tuple[Path, int], Future[LoadDriver]] = {}
+
+    def get(self, profile: Path, processes: int, progress: Progress, *, label: str) -> LoadDriver:
+        """The started driver for ``profile``; the first caller starts it, concurrent callers wait."""
+        key = (profile, processes)
+        with self._lock:
+            future = self._drivers.get(key)
+            owner = future is None
+            if future is None:
+                future = self._drivers[key] = Future()
+        if owner:
+            progress(f"[{label}] starting Locust ({processes} process(es)) for {profile.stem}.py ...")
+            name = f"locust-{profile.stem}.log" if processes == 1 else f"locust-{profile.stem}-{processes}procs.log"
+            driver = LoadDriver(profile, processes=processes, log_path=self.log_dir / name)
+            with self._lock:
+                self.callback(driver.close)
+            try:
+                driver.start()
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+            future.set_result(driver)
+        else:
+            progress(f"[{label}] sharing the Locust process(es) for {profile.stem}.py")
+        return future.result()
+
+
+class ExperimentRun(contextlib.ExitStack):
+    """One experiment in three steps, so a caller can start several before measuring any::
+
+        with ExperimentRun("io", opts) as run:
+            run.start()          # migrations (once), servers and Locust processes, concurrently
+            doc = run.measure()  # warm-up and interleaved rounds; results.json
+
+    ``start`` spends CPU on imports and migrations, ``measure`` must have the machine to itself:
+    the main job starts every experiment of its matrix first, then measures them one by one.
+    Leaving the ``with`` block always stops every process that was started.
+    """
+
+    def __init__(self, name: str, options: RunOptions | None = None, *, progress: Progress = print,
+                 schema: MigratedSchema | None = None, drivers: DriverPool | None = None) -> None:
+        super().__init__()
+        opts = options or RunOptions()
+        exp = get_experiment(name)
+        if opts.aa:
+            exp = aa_variant(exp)
+        processes = opts.processes if opts.processes is not None else exp.generator_processes
+        if processes < 1:
+            raise exitcodes.HarnessError("--processes must be >= 1")
+        self.name, self.exp, self.progress = name, exp, serialized(progress)
+        self.opts = dataclasses.replace(opts, processes=processes)
+        self.r = self.opts.resolved()
+        self.users = self.opts.users or exp.users
+        self.run_id = new_run_id()
+        self.out = Path(self.opts.output) if self.opts.output else REPO_ROOT / "reports" / "runs" / self.run_id / name
+        self.schema = schema or MigratedSchema(self.opts, self.out / "schema")
+        self.servers: ServerSet | None = None
+        self.pool = drivers  # None: a private pool, closed with this run
+        self.drivers: dict[Path, LoadDriver] = {}
+
+    def start(self) -> None:
+        """Servers (after the one-off migration) and one Locust process tree per profile, concurrently."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.pool is None:
+            self.pool = self.enter_context(DriverPool(self.out / "logs"))
+        self.servers = self.enter_context(ServerSet(self.exp, self.opts, self.out, self.progress, self.schema))
+        profiles = list(dict.fromkeys(a.profile_path for a in self.exp.arms))
+        with ThreadPoolExecutor(max_workers=1 + len(profiles)) as pool:
+            servers = pool.submit(self.servers.start_all)
+            drivers = {path: pool.submit(self._driver, path) for path in profiles}
+            errors = [f.exception() for f in (servers, *drivers.values())]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+
+    def _driver(self, path: Path) -> None:
+        assert self.pool is not None
+        self.drivers[path] = self.pool.get(path, int(self.opts.processes or 1), self.progress, label=self.name)
+
+    def measure(self, *, write: bool = True) -> dict[str, Any]:
+        """Warm-up and the interleaved rounds; returns the results document (and writes results.json)."""
+        if self.servers is None:
+            raise RuntimeError("ExperimentRun.measure() before start()")
+        name, exp, opts, r, users, progress = self.name, self.exp, self.opts, self.r, self.users, self.progress
+        arm_names = [a.name for a in exp.arms]
+        order = round_order(arm_names, r["rounds"], seed=opts.seed, method=opts.order)
+        schedule = ([(a, True) for a in arm_names] if r["warmup"] > 0 else []) + [(a, False) for a in order]
+        started = time.monotonic()
+        progress(f"[{name}] run {self.run_id}: arms {', '.join(arm_names)}; {r['rounds']} rounds/arm x "
+                 f"{r['round_seconds']:g}s, warm-up {r['warmup']:g}s, {users} users, {opts.processes} process(es)")
+        rounds: list[dict[str, Any]] = []
         arms = {a.name: a for a in exp.arms}
-        arm_docs = [arm_doc(a, exp, users, servers) for a in exp.arms]
+        arm_docs = [arm_doc(a, exp, users, self.servers.by_arm[a.name]) for a in exp.arms]
         counts = dict.fromkeys(arm_names, 0)
-        drivers: dict[Path, LoadDriver] = {}
-        settle_s = MIN_SETTLE_S
+        previous: dict[str, Any] | None = None
+        last_by_arm: dict[str, dict[str, Any]] = {}
         for index, (arm_name, warm) in enumerate(schedule):
-            arm, srv = arms[arm_name], servers.by_arm[arm_name]
+            arm, target = arms[arm_name], self.servers.by_arm[arm_name]
+            srv = target.server
             if not srv.alive():
                 raise exitcodes.HarnessError(f"server for arm {arm_name} died; see {srv.log_path}",
                                              exitcodes.INVALID_RUN)
             if not warm:
                 counts[arm_name] += 1
             label = "warm-up" if warm else f"round {counts[arm_name]}/{r['rounds']}"
-            if arm.profile_path not in drivers:  # one Locust process (tree) per profile, reused every round
-                progress(f"[{name}] starting Locust ({opts.processes} process(es)) for {arm.profile}.py ...")
-                drivers[arm.profile_path] = servers.enter_context(
-                    LoadDriver(arm.profile_path, processes=processes, log_path=out / "logs" / "locust.log"))
             spec = RoundSpec(host=srv.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
-                             spawn_rate=opts.spawn_rate, settle_s=settle_s,
-                             options=profile_env(arm, exp, opts, servers.seed_by_arm[arm_name]))
+                             spawn_rate=opts.spawn_rate, settle_s=settle_after(previous, last_by_arm.get(arm_name)),
+                             options=profile_env(arm, exp, opts, target.seeded))
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 
             def live(event: Mapping[str, Any], prefix: str = prefix) -> None:
                 progress(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps")
 
-            res = drivers[arm.profile_path].run(spec, server_pids=srv.all_pids, on_progress=live)
+            res = self.drivers[arm.profile_path].run(spec, server_pids=srv.all_pids, on_progress=live)
             doc = round_doc(index, arm_name, warm, started_at, res)
             rounds.append(doc)
-            settle_s = settle_after(doc)
+            previous = last_by_arm[arm_name] = doc
             flag = "  SATURATED" if doc["saturated"] else ""
             progress(f"[{name}] {arm_name} {label} done: {doc['rps']:.0f} rps, p95 {doc['p95_ms']} ms, "
                      f"errors {doc['errors']}, 429 {doc['rate_limited']}, gen CPU {doc['generator_cpu_percent']:.0f}%, "
                      f"server CPU {doc['server_cpu_percent']:.0f}%, other {doc['other_cpu_percent']:.0f}%{flag}")
-    doc = assemble(run_id, name, exp, opts, users, r, order, arm_docs, rounds)
-    doc["elapsed_s"] = round(time.monotonic() - started, 1)
-    if write:
-        path = out / "results.json"
-        path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-        doc["_path"] = str(path)
-        progress(f"[{name}] wrote {path}")
-    return doc
+        doc = assemble(self.run_id, name, exp, opts, users, r, order, arm_docs, rounds)
+        doc["elapsed_s"] = round(time.monotonic() - started, 1)
+        if write:
+            path = self.out / "results.json"
+            path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+            doc["_path"] = str(path)
+            progress(f"[{name}] wrote {path}")
+        return doc
+
+
+def run_experiment(name: str, options: RunOptions | None = None, *, progress: Progress = print,
+                   write: bool = True) -> dict[str, Any]:
+    """Run experiment ``name``; returns the results document (and writes ``results.json``)."""
+    with ExperimentRun(name, options, progress=progress) as run:
+        run.start()
+        return run.measure(write=write)
 
 
 def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: int, r: Mapping[str, Any],

@@ -40,7 +40,8 @@ def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureF
 
 def test_postgres_without_url_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from harness.exitcodes import HarnessError
-    from load.runner import RunOptions, base_server_env
+    from load.runner import RunOptions
+    from load.servers import base_server_env
 
     with pytest.raises(HarnessError, match="database-url"):
         base_server_env(RunOptions(backend="postgres"), tmp_path)
