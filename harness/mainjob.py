@@ -19,6 +19,8 @@ Plans: ``--quick`` (137 s measured on a quiet 2-core machine; the target of 90 s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -26,9 +28,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness import exitcodes
 from harness.exitcodes import HarnessError
@@ -44,6 +47,9 @@ LATEST_EXTRAS = ("bench.json", "run.json")
 # per process; the benchmarks need only these two (pytest-asyncio for the ini's asyncio_* keys).
 BENCH_PYTEST_PLUGINS = ("-p", "pytest_benchmark.plugin", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider")
 Progress = Callable[[str], None]
+#: Experiments starting at once: the whole standard matrix. Start-up is mostly CPU (imports), but each
+#: start also waits (for the one-off migration, for its port to answer), and the others fill that time.
+START_CONCURRENCY = 5
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,9 @@ class Plan:
     round_seconds: float
     warmup: float  # one discarded round per arm
     bench_args: tuple[str, ...] = ()
-    #: Users spawned per second: fast enough that spawning costs a fraction of a second per round
-    #: (Locust's default here would be one second per round); the runner settles before measuring.
-    spawn_rate: float = 500.0
+    #: Users spawned per second: the io experiment's 200 users in 0.1 s rather than a second per round
+    #: (Locust's default here: rate = users); the runner settles before it measures anyway.
+    spawn_rate: float = 2000.0
 
 
 QUICK = Plan("quick", rounds=3, round_seconds=1.0, warmup=0.5,
@@ -92,9 +98,28 @@ class Outcome:
     elapsed_s: float = 0.0
 
 
-# An experiment runner: (name, run options) -> path of its results.json. Tests substitute a stub.
-ExperimentRunner = Callable[[str, Any, Progress], Path]
-BenchRunner = Callable[[Path, Plan, Progress], tuple[int, Path | None]]
+class ExperimentHandle(Protocol):
+    """One experiment of the matrix: ``start`` (servers, load generators) may run concurrently with
+    other experiments' starts; ``measure`` runs alone and returns the path of its results.json."""
+
+    def start(self) -> None: ...
+
+    def measure(self) -> Path: ...
+
+    def close(self) -> None: ...
+
+
+# (name, run options, progress, state shared by the job's experiments) -> handle. Tests substitute a stub.
+# Whatever the handles put in the shared dict and has a ``close()`` is closed at the end of the matrix.
+ExperimentFactory = Callable[[str, Any, Progress, dict[str, Any]], ExperimentHandle]
+class BenchHandle(Protocol):
+    def finish(self) -> tuple[int, Path | None]: ...
+
+    def abort(self) -> None: ...
+
+
+# (run dir, plan, progress) -> a started, held benchmark run. Tests substitute a stub.
+BenchStarter = Callable[[Path, Plan, Progress], BenchHandle]
 
 
 def worst(*codes: int) -> int:
@@ -105,33 +130,91 @@ def worst(*codes: int) -> int:
     return exitcodes.OK
 
 
-def run_load_experiment(name: str, options: Any, progress: Progress) -> Path:
-    from load.runner import run_experiment
+class LoadExperiment:
+    """``load.runner.ExperimentRun`` as an ``ExperimentHandle``. The job's experiments share one
+    ``MigratedSchema`` (migrations run once per job, not once per server) and one ``DriverPool``
+    (one Locust process tree per profile and process count)."""
 
-    doc = run_experiment(name, options, progress=progress)
-    return Path(doc["_path"])
+    def __init__(self, name: str, options: Any, progress: Progress, shared: dict[str, Any]) -> None:
+        from load.runner import DriverPool, ExperimentRun
+        from load.servers import MigratedSchema
+
+        run_dir = Path(options.output).parent
+        if not shared:
+            shared["schema"] = MigratedSchema(options, run_dir / "schema")
+            shared["drivers"] = DriverPool(run_dir / "logs")  # closed by the job, after the last experiment
+        self.run = ExperimentRun(name, options, progress=progress, schema=shared["schema"], drivers=shared["drivers"])
+
+    def start(self) -> None:
+        self.run.start()
+
+    def measure(self) -> Path:
+        return Path(self.run.measure()["_path"])
+
+    def close(self) -> None:
+        self.run.close()
 
 
-def run_benchmarks(run_dir: Path, plan: Plan, progress: Progress) -> tuple[int, Path | None]:
-    """``pytest tests/bench -m bench --benchmark-json``; returns pytest's exit code and the JSON path."""
-    out = run_dir / "bench.json"
-    log = run_dir / "bench.log"
-    cmd = [sys.executable, "-m", "pytest", "tests/bench", "-m", "bench", f"--benchmark-json={out}", "-q",
-           *BENCH_PYTEST_PLUGINS, "--benchmark-columns=min,median,mean,rounds", *plan.bench_args]
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    progress(f"[bench] {' '.join(cmd[1:])}")
-    import subprocess
+class HeldBenchmarks:
+    """``pytest tests/bench -m bench --benchmark-json`` in a subprocess, started early and held.
 
-    with log.open("w", encoding="utf-8") as fh:
+    The process starts with the servers (its imports are seconds of CPU, spent while that phase is
+    CPU-bound anyway) and waits after collection on a pipe (``HARNESS_BENCH_HOLD_FD``, read by
+    tests/bench/conftest.py). ``finish()`` releases it once every load process is gone, so the
+    benchmarks themselves run on a quiet machine, and returns pytest's exit code and the JSON path.
+    """
+
+    def __init__(self, run_dir: Path, plan: Plan, progress: Progress) -> None:
+        import subprocess
+
+        self.out, self.log, self.progress = run_dir / "bench.json", run_dir / "bench.log", progress
+        cmd = [sys.executable, "-m", "pytest", "tests/bench", "-m", "bench", f"--benchmark-json={self.out}", "-q",
+               *BENCH_PYTEST_PLUGINS, "--benchmark-columns=min,median,mean,rounds", *plan.bench_args]
+        hold_read, self._hold = os.pipe()
+        env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "HARNESS_BENCH_HOLD_FD": str(hold_read)}
+        progress(f"[bench] starting (held until the load is over): {' '.join(cmd[1:])}")
+        with self.log.open("w", encoding="utf-8") as fh:
+            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, pass_fds=(hold_read,))
+        os.close(hold_read)
+
+    def _release(self, word: bytes) -> None:
+        if self._hold < 0:
+            return
+        with contextlib.suppress(OSError):  # BrokenPipe: pytest already ended (see its log)
+            os.write(self._hold, word + b"\n")
+        os.close(self._hold)
+        self._hold = -1
+
+    def finish(self) -> tuple[int, Path | None]:
+        import subprocess
+
+        self._release(b"go")
+        released = time.monotonic()
         try:
-            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=600, check=False)
+            code = self.proc.wait(timeout=600)
         except subprocess.TimeoutExpired:
-            progress(f"[bench] timed out after 600 s; see {log}")
+            self.proc.kill()
+            self.proc.wait()
+            self.progress(f"[bench] timed out after 600 s; see {self.log}")
             return exitcodes.INVALID_RUN, None
-    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
-    progress(f"[bench] pytest exit {proc.returncode}: {tail[0]} (log {log})")
-    return proc.returncode, out if out.is_file() else None
+        tail = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+        # pytest's own "in N s" counts the hold too; this is the time from the release.
+        self.progress(f"[bench] pytest exit {code} {time.monotonic() - released:.1f} s after the release: "
+                      f"{tail[0]} (log {self.log})")
+        return code, self.out if self.out.is_file() else None
+
+    def abort(self) -> None:
+        """The job ends without benchmarks (an error, Ctrl-C): the held process exits at once."""
+        self._release(b"stop")
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=30)
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+def start_benchmarks(run_dir: Path, plan: Plan, progress: Progress) -> BenchHandle:
+    return HeldBenchmarks(run_dir, plan, progress)
 
 
 def _check_inputs(cfg: JobConfig) -> None:
@@ -163,17 +246,23 @@ def _check_inputs(cfg: JobConfig) -> None:
 
 
 def estimate_seconds(cfg: JobConfig) -> float:
-    """A rough duration for the progress header (server start-ups and Locust start-up included)."""
+    """A rough duration for the progress header, from measured costs on a 2-core machine: start-up
+    is CPU-bound (~4 CPU-s per server, ~1.5 per Locust process) and runs concurrently; rounds run
+    one at a time, each with ~0.5 s of spawn/settle/stop around its measured seconds."""
     from load.experiment import EXPERIMENTS
 
     p = cfg.plan
-    total = 0.0 if cfg.skip_bench else (10.0 if p is QUICK else 30.0)
+    total = 4.0 + (0.0 if cfg.skip_bench else (6.0 if p is QUICK else 30.0))  # + the report
+    start_cpu = 2.0  # the one-off migration
     for name in cfg.experiments:
-        arms = len(EXPERIMENTS[name].arms)
-        servers = len({(a.server, a.workers, tuple(sorted(a.app_env.items()))) for a in EXPERIMENTS[name].arms})
-        per_arm = (p.warmup + 1.0 if p.warmup else 0.0) + p.rounds * (p.round_seconds + 1.0)
-        total += 4.0 * servers + 3.0 + arms * per_arm
-    return total
+        exp = EXPERIMENTS[name]
+        servers = len({(a.server, a.workers, tuple(sorted(a.app_env.items()))) for a in exp.arms})
+        procs = exp.generator_processes
+        start_cpu += 4.0 * servers + 1.5 * (procs + (procs > 1))
+        overhead = 0.5 + 0.2 * (procs - 1)
+        per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (p.round_seconds + overhead)
+        total += len(exp.arms) * per_arm + 0.5
+    return total + start_cpu / 2
 
 
 def _options(cfg: JobConfig, name: str, run_dir: Path, urls: tuple[str | None, str | None]) -> Any:
@@ -208,17 +297,95 @@ def _job_section(outcome: Outcome, cfg: JobConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def execute(cfg: JobConfig, *, run_experiment: ExperimentRunner | None = None,
-            run_bench: BenchRunner | None = None, progress: Progress = print) -> Outcome:
+def _failed(outcome: Outcome, name: str, exc: BaseException, progress: Progress) -> None:
+    """Record why ``name`` produced no results; bad input (exit 2) is re-raised."""
+    if isinstance(exc, HarnessError):
+        if exc.exit_code == exitcodes.USAGE:
+            raise exc
+        outcome.failed[name] = str(exc)
+        progress(f"   [{name}] FAILED (exit {exc.exit_code}): {exc}")
+    elif isinstance(exc, Exception):  # one broken experiment must not lose the others' results
+        outcome.failed[name] = f"internal error: {type(exc).__name__}: {exc}"
+        tb = "".join(traceback.format_exception(exc))
+        progress(f"   [{name}] FAILED with an internal error:\n{tb}")
+    else:
+        raise exc  # KeyboardInterrupt, SystemExit
+
+
+def _import_report_modules() -> None:
+    """The report's imports (matplotlib, numpy), done while the servers start rather than at the end."""
+    for module in ("reports.html", "reports.plots"):
+        importlib.import_module(module)
+
+
+def _close_quietly(thing: Any) -> None:
+    close = getattr(thing, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # teardown is best effort; every process group gets SIGKILL last
+            close()
+
+
+def _run_matrix(cfg: JobConfig, outcome: Outcome, urls: tuple[str | None, str | None], make: ExperimentFactory,
+                progress: Progress, started: float) -> None:
+    """Start every experiment (concurrently), then measure them one by one, each on a quiet machine."""
+    n = len(cfg.experiments)
+
+    def forward(line: str) -> None:
+        if cfg.verbose or "s live " not in line:
+            progress(f"   {line}")
+
+    handles: dict[str, ExperimentHandle] = {}
+    shared: dict[str, Any] = {}
+    try:
+        for name in cfg.experiments:
+            try:
+                handles[name] = make(name, _options(cfg, name, outcome.run_dir, urls), forward, shared)
+            except Exception as exc:  # noqa: BLE001 - recorded per experiment by _failed (exit 2 re-raised)
+                _failed(outcome, name, exc, progress)
+        progress(f"== starting {len(handles)} experiment(s): servers and load generators, concurrently "
+                 f"(nothing is measured until all are up)")
+        with ThreadPoolExecutor(max_workers=min(START_CONCURRENCY, len(handles)) + 1) as pool:
+            futures = {name: pool.submit(h.start) for name, h in handles.items()}
+            warm = pool.submit(_import_report_modules)  # seconds of imports, off the critical path
+            for name, future in futures.items():
+                error = future.exception()
+                if error is not None:
+                    handles.pop(name).close()
+                    _failed(outcome, name, error, progress)
+            warm.result()
+        progress(f"   started in {time.monotonic() - started:.0f} s")
+        # A measured experiment's processes are stopped in the background, during the next one's
+        # warm-up rounds (which are discarded); all are gone before the microbenchmarks run.
+        with ThreadPoolExecutor(max_workers=1) as closer:
+            for k, name in enumerate(cfg.experiments, 1):
+                if name not in handles:
+                    continue
+                progress(f"== [{k}/{n}] {name} ({time.monotonic() - started:.0f} s elapsed)")
+                try:
+                    outcome.results[name] = handles[name].measure()
+                except Exception as exc:  # noqa: BLE001 - recorded per experiment by _failed (exit 2 re-raised)
+                    _failed(outcome, name, exc, progress)
+                finally:
+                    closer.submit(_close_quietly, handles.pop(name))
+    finally:
+        for handle in handles.values():  # whatever is still up after an error or Ctrl-C
+            _close_quietly(handle)
+        for resource in shared.values():
+            _close_quietly(resource)
+
+
+def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
+            bench: BenchStarter | None = None, progress: Progress = print) -> Outcome:
     """The main job. Returns the outcome; every failure to run becomes an exit code, not an exception,
     except bad input (``HarnessError`` with exit 2), which is raised before any work starts.
-    ``run_experiment``/``run_bench`` default to the real ones (looked up at call time, so tests can stub them)."""
+    ``experiment``/``bench`` default to the real ones (looked up at call time, so tests can stub them)."""
     from harness.mainjob_backend import backend_urls
-    from load.runner import new_run_id
+    from load.runner import new_run_id, serialized
     from reports import render
 
-    run_experiment = run_experiment or run_load_experiment
-    run_bench = run_bench or run_benchmarks
+    progress = serialized(progress)  # experiments start concurrently and all report here
+    make = experiment or LoadExperiment
+    start_bench = bench or start_benchmarks
     _check_inputs(cfg)
     started = time.monotonic()
     cfg = replace(cfg, run_id=cfg.run_id or new_run_id())
@@ -230,29 +397,19 @@ def execute(cfg: JobConfig, *, run_experiment: ExperimentRunner | None = None,
              f"({cfg.plan.rounds} rounds/arm x {cfg.plan.round_seconds:g} s, warm-up {cfg.plan.warmup:g} s), "
              f"backend {cfg.backend}, benchmarks {'skipped' if cfg.skip_bench else 'on'}; "
              f"about {estimate_seconds(cfg):.0f} s; output {run_dir}")
-    with backend_urls(cfg.backend, progress) as urls:
-        for k, name in enumerate(cfg.experiments, 1):
-            progress(f"== [{k}/{n}] {name} ({time.monotonic() - started:.0f} s elapsed)")
-
-            def forward(line: str) -> None:
-                if cfg.verbose or "s live " not in line:
-                    progress(f"   {line}")
-
-            try:
-                outcome.results[name] = run_experiment(name, _options(cfg, name, run_dir, urls), forward)
-            except HarnessError as exc:
-                if exc.exit_code == exitcodes.USAGE:
-                    raise
-                outcome.failed[name] = str(exc)
-                progress(f"   [{name}] FAILED (exit {exc.exit_code}): {exc}")
-            except Exception as exc:  # noqa: BLE001 - one broken experiment must not lose the others' results
-                outcome.failed[name] = f"internal error: {type(exc).__name__}: {exc}"
-                progress(f"   [{name}] FAILED with an internal error:\n{traceback.format_exc()}")
+    held = None if cfg.skip_bench else start_bench(run_dir, cfg.plan, progress)
+    try:
+        with backend_urls(cfg.backend, progress) as urls:
+            _run_matrix(cfg, outcome, urls, make, progress, started)
+    except BaseException:
+        if held is not None:
+            held.abort()
+        raise
     bench_json = None
     bench_code = exitcodes.OK
-    if not cfg.skip_bench:
+    if held is not None:
         progress(f"== [bench] microbenchmarks ({time.monotonic() - started:.0f} s elapsed)")
-        code, bench_json = run_bench(run_dir, cfg.plan, progress)
+        code, bench_json = held.finish()
         # pytest: 1 = a benchmark's own assertion failed (wrong result: a failed check); anything else
         # (usage, internal error, nothing collected, timeout) means the benchmarks could not run.
         outcome.bench = {0: "passed", 1: "failed"}.get(code, f"error (pytest exit {code})")

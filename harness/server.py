@@ -133,6 +133,24 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def migrate_command(config: ServerConfig) -> list[str]:
+    if config.migrate_cmd is None:
+        raise ServerError("this server configuration has no migration command")
+    return [config.python, *config.migrate_cmd]
+
+
+def run_migrations(config: ServerConfig, env: Mapping[str, str], log: IO[bytes], log_path: Path) -> None:
+    """Run ``config.migrate_cmd`` with ``env`` (bounded by ``migrate_timeout_s``); output to ``log``."""
+    try:
+        result = subprocess.run(migrate_command(config), cwd=config.cwd, env=dict(env), stdout=log,
+                                stderr=subprocess.STDOUT, timeout=config.migrate_timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"migrations timed out after {config.migrate_timeout_s:.0f}s (log: {log_path})") from exc
+    if result.returncode != 0:
+        log.flush()
+        raise ServerError(f"migrations failed (exit {result.returncode}); log {log_path}:\n{tail(log_path)}")
+
+
 class ServerProcess:
     """Context manager around one reference-app server process (and its workers)."""
 
@@ -229,19 +247,9 @@ class ServerProcess:
             self._log.flush()
 
     def _migrate(self, env: dict[str, str]) -> None:
-        assert self.config.migrate_cmd is not None
-        cmd = [self.config.python, *self.config.migrate_cmd]
-        self._write_log(f"migrate: {shlex.join(cmd)}")
-        try:
-            result = subprocess.run(cmd, cwd=self.config.cwd, env=env, stdout=self._log,
-                                    stderr=subprocess.STDOUT, timeout=self.config.migrate_timeout_s,
-                                    check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise ServerError(f"migrations timed out after {self.config.migrate_timeout_s:.0f}s "
-                              f"(log: {self.log_path})") from exc
-        if result.returncode != 0:
-            raise ServerError(f"migrations failed (exit {result.returncode}); log {self.log_path}:\n"
-                              f"{tail(self.log_path)}")
+        assert self._log is not None
+        self._write_log(f"migrate: {shlex.join(migrate_command(self.config))}")
+        run_migrations(self.config, env, self._log, self.log_path)
 
     def _spawn(self, env: dict[str, str]) -> None:
         assert self.port is not None

@@ -1,9 +1,11 @@
 """The report's plots, drawn with matplotlib as inline SVG strings.
 
 No pyplot: each plot builds its own :class:`~matplotlib.figure.Figure`, so there is no global
-state between plots or threads.  Output is byte-for-byte deterministic: ``svg.hashsalt`` fixes the
-element ids (salted per plot so several SVGs can share one HTML page), the ``Date`` metadata is
-dropped and text stays text (``svg.fonttype = none``).
+state between plots or threads (only a cache of font metrics).  No layout engine either: :func:`_fit`
+sizes the margins once from the measured labels, which is much cheaper than constrained layout
+(an extra draw plus repeated tick and text passes on every ``savefig``).  Output is byte-for-byte
+deterministic: ``svg.hashsalt`` fixes the element ids (salted per plot so several SVGs can share
+one HTML page), the ``Date`` metadata is dropped and text stays text (``svg.fonttype = none``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from contextlib import contextmanager
 import matplotlib as mpl
 import numpy as np
 from matplotlib import ticker
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
+from matplotlib.textpath import TextToPath
 
 from reports.metrics import METRICS, PERCENTILE_KEYS, bound_rps_values, round_values
 from reports.results import Json, arm_names
@@ -29,6 +35,10 @@ _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 _ID = re.compile(r'\b(id)="([^"]+)"')
 _HREF = re.compile(r'\b((?:xlink:)?href)="#([^"]+)"')
 _URL = re.compile(r"url\(#([^)]+)\)")
+_MEASURE = TextToPath()  # font metrics only; nothing is drawn
+_EXTENTS: dict[tuple[str, FontProperties], tuple[float, float]] = {}
+_PAD = 4 / 72  # inches of white space around the outermost labels
+_EDGE = 1e-9  # a tick within this fraction of the axes' ends is drawn (view limits round)
 
 
 def _plain(value: float, _pos: int | None = None) -> str:
@@ -71,6 +81,7 @@ def _style(salt: str) -> Iterator[None]:
 
 def to_svg(fig: Figure, prefix: str) -> str:
     """The figure as an inline ``<svg>``; element ids get ``prefix`` so several SVGs share a page."""
+    _fit(fig)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = _METADATA.sub("", _PROLOGUE.sub("", buf.getvalue()), count=1).strip()
@@ -80,9 +91,101 @@ def to_svg(fig: Figure, prefix: str) -> str:
 
 
 def _figure(width: float = 6.4, height: float = 3.2, rows: int = 1) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
     fig.subplots(rows, 1, sharex=True, squeeze=False)
     return fig
+
+
+def _extent(string: str, prop: FontProperties) -> tuple[float, float]:
+    """Width and height of ``string`` in inches, from the font's metrics (cached: labels repeat)."""
+    extent = _EXTENTS.get((string, prop))
+    if extent is None:
+        if len(_EXTENTS) > 4096:
+            _EXTENTS.clear()
+        width, height, _descent = _MEASURE.get_text_width_height_descent(string, prop, ismath=False)
+        extent = _EXTENTS[(string, prop.copy())] = (width / 72, height / 72)  # a copy: props are mutable
+    return extent
+
+
+def _size(text: Text, string: str | None = None) -> tuple[float, float]:
+    """Width and height in inches of a one-line label's box (``string`` in place of its text), its
+    rotation applied; 0 x 0 when hidden or empty."""
+    string = text.get_text() if string is None else string
+    if not text.get_visible() or not string:
+        return 0.0, 0.0
+    prop = text.get_fontproperties()
+    width, height = _extent(string, prop)[0], _extent("lp", prop)[1] * 1.2  # a line's height, as drawn
+    angle = np.deg2rad(text.get_rotation())
+    cos, sin = abs(float(np.cos(angle))), abs(float(np.sin(angle)))
+    return width * cos + height * sin, width * sin + height * cos
+
+
+def _ticks(ax: Axes, which: str) -> tuple[list[tuple[float, float, float]], float, float]:
+    """The tick labels that will be drawn on one axis, as (position in axes fraction, width, height)
+    in inches; their distance from the spine (tick length + pad; 0 when there are none); and the
+    height of the formatter's offset text (0 when there is none)."""
+    axis, other, index = (ax.xaxis, ax.yaxis, 0) if which == "x" else (ax.yaxis, ax.xaxis, 1)
+    base = min(other.get_view_interval())  # any valid value of the other coordinate
+    to_axes = ax.transScale + ax.transLimits  # data -> 0..1 along the axes, whatever its position
+    labels = []
+    for locs, texts in (
+        (axis.get_majorticklocs(), axis.get_majorticklabels()),
+        (axis.get_minorticklocs(), axis.get_minorticklabels()),
+    ):
+        for loc, text in zip(locs, texts, strict=False):
+            width, height = _size(text)
+            frac = float(to_axes.transform((loc, base) if which == "x" else (base, loc))[index])
+            if width and -_EDGE <= frac <= 1 + _EDGE:  # drawn: on the axis
+                labels.append((frac, width, height))
+    pad = mpl.rcParams["xtick.major.pad"] if which == "x" else mpl.rcParams["ytick.major.pad"]
+    distance = (axis.get_tick_padding() + pad) / 72 if labels else 0.0  # points -> inches
+    # the formatter's offset ("1e6", "+2.5e3") goes past the far end: above a y axis, below an x axis
+    offset = axis.get_major_formatter().get_offset() if labels else ""
+    offset_height = _size(axis.get_offset_text(), offset)[1]
+    return labels, distance, offset_height
+
+
+def _fit(fig: Figure) -> None:
+    """Place the axes (one column, stacked) with margins just wide enough for their labels.
+
+    Stands in for constrained layout: tick labels, axis labels and titles are measured once with
+    font metrics, instead of laying the figure out in several full passes before drawing it.
+    """
+    width, height = (float(v) for v in fig.get_size_inches())
+    labelpad = mpl.rcParams["axes.labelpad"] / 72
+    titlepad = mpl.rcParams["axes.titlepad"] / 72
+    left = right = _PAD
+    above, below, xlabels = [], [], []
+    for ax in fig.axes:
+        ys, y_tick, y_offset = _ticks(ax, "y")
+        xs, x_tick, x_offset = _ticks(ax, "x")
+        ylabel = _size(ax.yaxis.label)[0]
+        y_wide = max((w for _, w, _ in ys), default=0.0)
+        left = max(left, _PAD + ylabel + (labelpad if ylabel else 0.0) + y_wide + y_tick)
+        xlabel = _size(ax.xaxis.label)[1]
+        x_tall = max((h for _, _, h in xs), default=0.0)
+        # y tick labels are centred on their ticks: half of one at either end pokes out
+        y_top = max((h for frac, _, h in ys if frac >= 1 - _EDGE), default=0.0)
+        y_bottom = max((h for frac, _, h in ys if frac <= _EDGE), default=0.0)
+        below.append(max(x_tick + x_tall + x_offset + (labelpad + xlabel if xlabel else 0.0), y_bottom / 2))
+        title = _size(ax.title)[1]
+        above.append(max(titlepad + title if title else 0.0, y_top / 2, y_offset + labelpad if y_offset else 0.0))
+        xlabels += xs
+    # x tick labels are centred on their ticks: the first and last may stick out of the axes
+    inner = width - left - right
+    for frac, w, _ in xlabels:
+        left = max(left, _PAD + w / 2 - frac * inner)
+        right = max(right, _PAD + w / 2 - (1 - frac) * inner)
+    top = _PAD + above[0]
+    bottom = _PAD + below[-1]
+    gaps = [b + a + _PAD for b, a in zip(below[:-1], above[1:], strict=True)]
+    axes_height = (height - top - bottom - sum(gaps)) / len(fig.axes)
+    y = height - top
+    for i, ax in enumerate(fig.axes):
+        y -= axes_height
+        ax.set_position((left / width, y / height, (width - left - right) / width, axes_height / height))
+        if i < len(gaps):
+            y -= gaps[i]
 
 
 def throughput(doc: Json) -> str:

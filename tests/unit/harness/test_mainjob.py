@@ -66,15 +66,23 @@ def healthy(profile: str, *, seed: int = 1, valid: bool = True) -> dict[str, Any
 
 
 class StubRunner:
-    """Stands in for ``load.runner.run_experiment``: writes a results.json where the runner would."""
+    """Stands in for ``mainjob.LoadExperiment``: a factory of handles whose ``measure`` writes a
+    results.json where the runner would. ``events`` records every start/measure/close in order."""
 
     def __init__(self, docs: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
-                 fail: Mapping[str, HarnessError] | None = None) -> None:
+                 fail: Mapping[str, BaseException] | None = None,
+                 fail_start: Mapping[str, BaseException] | None = None) -> None:
         self.docs = docs or {}
         self.fail = fail or {}
-        self.calls: list[tuple[str, Any]] = []
+        self.fail_start = fail_start or {}
+        self.calls: list[tuple[str, Any]] = []  # measured, in order
+        self.events: list[tuple[str, str]] = []
 
-    def __call__(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
+    def __call__(self, name: str, options: Any, progress: Callable[[str], None],
+                 shared: dict[str, Any]) -> StubHandle:
+        return StubHandle(self, name, options, progress)
+
+    def measure(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
         self.calls.append((name, options))
         progress(f"[{name}] stub round 1/1 done")
         progress(f"[{name}] stub:  1.0s live     123 rps")
@@ -88,14 +96,44 @@ class StubRunner:
         return path
 
 
-def stub_bench(code: int = 0) -> Callable[..., tuple[int, Path | None]]:
-    def run(run_dir: Path, plan: mainjob.Plan, progress: Callable[[str], None]) -> tuple[int, Path | None]:
-        path = run_dir / "bench.json"
-        path.write_text(json.dumps(make_bench({"test_jwt_encode": 5e-5, "test_argon2_hash": 0.03})), encoding="utf-8")
-        progress(f"[bench] stub exit {code}")
-        return code, path
+class StubHandle:
+    def __init__(self, runner: StubRunner, name: str, options: Any, progress: Callable[[str], None]) -> None:
+        self.runner, self.name, self.options, self.progress = runner, name, options, progress
 
-    return run
+    def start(self) -> None:
+        self.runner.events.append(("start", self.name))
+        if self.name in self.runner.fail_start:
+            raise self.runner.fail_start[self.name]
+
+    def measure(self) -> Path:
+        self.runner.events.append(("measure", self.name))
+        return self.runner.measure(self.name, self.options, self.progress)
+
+    def close(self) -> None:
+        self.runner.events.append(("close", self.name))
+
+
+class StubBench:
+    """Stands in for ``mainjob.start_benchmarks``: a held run whose ``finish`` writes a bench.json."""
+
+    def __init__(self, code: int = 0, events: list[tuple[str, str]] | None = None) -> None:
+        self.code = code
+        self.events = events if events is not None else []
+
+    def __call__(self, run_dir: Path, plan: mainjob.Plan, progress: Callable[[str], None]) -> StubBench:
+        self.run_dir, self.progress = run_dir, progress
+        self.events.append(("bench", "start"))
+        return self
+
+    def finish(self) -> tuple[int, Path | None]:
+        self.events.append(("bench", "finish"))
+        path = self.run_dir / "bench.json"
+        path.write_text(json.dumps(make_bench({"test_jwt_encode": 5e-5, "test_argon2_hash": 0.03})), encoding="utf-8")
+        self.progress(f"[bench] stub exit {self.code}")
+        return self.code, path
+
+    def abort(self) -> None:
+        self.events.append(("bench", "abort"))
 
 
 @pytest.fixture
@@ -110,8 +148,8 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[
             from reports import html
 
             monkeypatch.setattr(html, "render", lambda data: '<table id="verdicts"></table>')
-        monkeypatch.setattr(mainjob, "run_load_experiment", runner)
-        monkeypatch.setattr(mainjob, "run_benchmarks", stub_bench(bench_code or 0))
+        monkeypatch.setattr(mainjob, "LoadExperiment", runner)
+        monkeypatch.setattr(mainjob, "start_benchmarks", StubBench(bench_code or 0, runner.events))
         argv = ["run", "-o", str(tmp_path / "run"), "--latest-dir", str(tmp_path / "latest")]
         if gates is not None:
             (tmp_path / "gates.toml").write_text(gates, encoding="utf-8")
@@ -198,14 +236,54 @@ def test_an_experiment_that_cannot_run_makes_the_run_invalid_but_the_rest_is_rep
 
 
 def test_a_crashing_experiment_is_reported_not_raised(job: Any) -> None:
-    class Boom(StubRunner):
-        def __call__(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
-            if name == "io":
-                raise KeyError("p95_ms")
-            return super().__call__(name, options, progress)
-
-    code, _, _ = job("--only", "io,middleware", runner=Boom())
+    code, runner, _ = job("--only", "io,middleware", runner=StubRunner(fail={"io": KeyError("p95_ms")}))
     assert code == exitcodes.INVALID_RUN
+    assert [name for name, _ in runner.calls] == ["io", "middleware"]
+
+
+def test_every_experiment_starts_before_any_is_measured_and_each_is_closed(job: Any) -> None:
+    code, runner, _ = job("--only", "io,cache,middleware")
+    assert code == exitcodes.OK
+    kinds = [kind for kind, _ in runner.events]
+    assert sorted(name for kind, name in runner.events if kind == "start") == ["cache", "io", "middleware"]
+    assert kinds.index("measure") > max(i for i, k in enumerate(kinds) if k == "start")
+    # Measured in matrix order; each closed (in the background) after it was measured, all by the end.
+    assert [name for kind, name in runner.events if kind == "measure"] == ["io", "cache", "middleware"]
+    for name in ("io", "cache", "middleware"):
+        assert runner.events.count(("close", name)) == 1
+        assert runner.events.index(("close", name)) > runner.events.index(("measure", name))
+
+
+def test_an_experiment_that_cannot_start_is_reported_and_the_others_run(
+        job: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runner = StubRunner(fail_start={"cache": HarnessError("uvicorn exited with 3", exitcodes.INVALID_RUN)})
+    code, runner, out = job("--only", "io,cache,middleware", runner=runner, capsys=capsys)
+    assert code == exitcodes.INVALID_RUN
+    assert [name for name, _ in runner.calls] == ["io", "middleware"]
+    assert ("close", "cache") in runner.events
+    assert ("measure", "cache") not in runner.events
+    assert "[cache] FAILED (exit 3): uvicorn exited with 3" in out
+    summary = (tmp_path / "latest" / "summary.md").read_text(encoding="utf-8")
+    assert "cache did not run" in summary
+
+
+def test_a_usage_error_while_starting_is_still_exit_2(job: Any) -> None:
+    runner = StubRunner(fail_start={"io": HarnessError("--backend postgres needs --database-url", exitcodes.USAGE)})
+    code, runner, _ = job("--only", "io,cache", runner=runner, bench_code=0)
+    assert code == exitcodes.USAGE
+    assert runner.calls == []
+    assert {("close", "io"), ("close", "cache")} <= set(runner.events)
+    assert ("bench", "abort") in runner.events  # the held benchmarks are let go, not run
+    assert ("bench", "finish") not in runner.events
+
+
+def test_benchmarks_start_with_the_servers_and_run_after_the_load(job: Any) -> None:
+    code, runner, _ = job("--only", "io,cache", bench_code=0)
+    assert code == exitcodes.OK
+    events = runner.events
+    assert events.index(("bench", "start")) < events.index(("start", "io"))
+    last_load = max(i for i, (kind, _) in enumerate(events) if kind in ("measure", "close"))
+    assert events.index(("bench", "finish")) > last_load
 
 
 def test_nothing_ran_is_invalid_and_leaves_latest_alone(job: Any, tmp_path: Path) -> None:
@@ -371,3 +449,23 @@ def test_tiny_real_run_with_a_gate_that_must_fail(tmp_path: Path) -> None:
     outcomes = [g["outcome"] for g in report["gates"]["gates"]]
     assert outcomes == ["fail", "pass"]
     assert (tmp_path / "run" / "middleware" / "results.json").is_file()
+
+
+@pytest.mark.load
+def test_held_benchmarks_wait_for_the_go_and_a_stop_runs_none(tmp_path: Path) -> None:
+    """The real pytest subprocess: held after collection, released by ``finish`` or let go by ``abort``."""
+    plan = mainjob.QUICK
+    (tmp_path / "stopped").mkdir()
+    held = mainjob.HeldBenchmarks(tmp_path / "stopped", plan, lambda _line: None)
+    held.abort()
+    assert held.proc.returncode not in (0, None)  # pytest.exit() from tests/bench/conftest.py
+    assert not (tmp_path / "stopped" / "bench.json").exists()
+    assert "released the benchmarks without running them" in (tmp_path / "stopped" / "bench.log").read_text()
+
+    (tmp_path / "ran").mkdir()
+    held = mainjob.HeldBenchmarks(tmp_path / "ran", plan, lambda _line: None)
+    assert held.proc.poll() is None  # collected (or still collecting), and waiting
+    code, path = held.finish()
+    assert code == 0
+    assert path is not None
+    assert len(json.loads(path.read_text(encoding="utf-8"))["benchmarks"]) >= 6
