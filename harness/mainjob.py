@@ -1,9 +1,12 @@
 """``harness run``: the main job (``make run``): the standard load matrix, the microbenchmarks, one report.
 
-1. runs the standard matrix through the load runner's Python API (``load.runner.run_experiment``):
-   ``io``, ``cache``, ``ratelimit``, ``middleware`` (full vs bare) and ``server`` (uvicorn vs gunicorn),
-   one after the other (they share two cores; running them side by side would measure each other);
-2. runs the microbenchmarks (``pytest tests/bench -m bench --benchmark-json``) in a subprocess;
+1. runs the standard matrix through the load runner's Python API (``load.runner.ExperimentRun``):
+   ``io``, ``cache``, ``ratelimit``, ``middleware`` (full vs bare) and ``server`` (uvicorn vs gunicorn).
+   Every experiment's servers and Locust processes are started first, concurrently (start-up is
+   CPU-bound and nothing is measured yet); then the experiments are measured one after the other
+   (they share two cores; measured side by side they would measure each other);
+2. runs the microbenchmarks (``pytest tests/bench -m bench --benchmark-json``) in a subprocess that
+   starts with the servers and is held after collection until the load is over;
 3. writes ``reports/runs/<run-id>/`` (each experiment's ``results.json`` and logs, ``bench.json``, and the
    report: ``index.html``, ``summary.md``, ``gates.junit.xml``, ``results.json``) and refreshes
    ``reports/latest/`` with the report files;
@@ -11,9 +14,8 @@
    microbenchmark's own correctness check), 3 invalid run (an experiment could not run or its results
    can't be trusted, e.g. a saturated load generator), 2 bad input (checked before any load is started).
 
-Plans: ``--quick`` (137 s measured on a quiet 2-core machine; the target of 90 s is not met yet) and the default
-(243 s, target 5 min); measured times
-(and why ``--quick`` took longer on a machine shared with other jobs) are in docs/mainjob.md.
+Plans: ``--quick`` (83-86 s measured on a quiet 2-core machine; target 90 s) and the default (176 s,
+target 5 min); measured times, and where they go, are in docs/mainjob.md.
 """
 
 from __future__ import annotations
@@ -252,7 +254,8 @@ def estimate_seconds(cfg: JobConfig) -> float:
     from load.experiment import EXPERIMENTS
 
     p = cfg.plan
-    total = 4.0 + (0.0 if cfg.skip_bench else (6.0 if p is QUICK else 30.0))  # + the report
+    # the report, plus the benchmarks once released (their start-up overlaps the servers')
+    total = 4.0 + (0.0 if cfg.skip_bench else (3.0 if p is QUICK else 5.0))
     start_cpu = 2.0  # the one-off migration
     for name in cfg.experiments:
         exp = EXPERIMENTS[name]
@@ -262,7 +265,7 @@ def estimate_seconds(cfg: JobConfig) -> float:
         overhead = 0.5 + 0.2 * (procs - 1)
         per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (p.round_seconds + overhead)
         total += len(exp.arms) * per_arm + 0.5
-    return total + start_cpu / 2
+    return total + start_cpu / 2.5  # two cores, and part of each start is waiting, not CPU
 
 
 def _options(cfg: JobConfig, name: str, run_dir: Path, urls: tuple[str | None, str | None]) -> Any:
@@ -483,7 +486,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__, epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), "
-                        "quick benchmarks: about 2.5 min")
+                        "quick benchmarks: about 1.5 min")
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                    help="sqlite (embedded, default) or postgres: HARNESS_DATABASE_URL/HARNESS_REDIS_URL, "
                         "else PostgreSQL and Redis containers (harness containers prepare)")
