@@ -251,7 +251,7 @@ def estimate_seconds(cfg: JobConfig) -> float:
     """A rough duration for the progress header, from measured costs on a 2-core machine: start-up
     is CPU-bound (~4 CPU-s per server, ~1.5 per Locust process) and runs concurrently; rounds run
     one at a time, each with ~0.5 s of spawn/settle/stop around its measured seconds."""
-    from load.experiment import EXPERIMENTS
+    from load.experiment import EXPERIMENTS, server_key
 
     p = cfg.plan
     # the report, plus the benchmarks once released (their start-up overlaps the servers')
@@ -259,7 +259,7 @@ def estimate_seconds(cfg: JobConfig) -> float:
     start_cpu = 2.0  # the one-off migration
     for name in cfg.experiments:
         exp = EXPERIMENTS[name]
-        servers = len({(a.server, a.workers, tuple(sorted(a.app_env.items()))) for a in exp.arms})
+        servers = len({server_key(a, "uvicorn", 2, exp.app_env) for a in exp.arms})  # as the runner starts them
         procs = exp.generator_processes
         start_cpu += 4.0 * servers + 1.5 * (procs + (procs > 1))
         overhead = 0.5 + 0.2 * (procs - 1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 from collections import Counter
 from typing import Any
 
@@ -57,6 +58,22 @@ def add_options(parser: Any, specs: dict[str, tuple[str, str]]) -> None:
             continue
         parser.add_argument(flag, dest=name, type=str, env_var=f"HARNESS_{name.upper()}",
                             default=default, help=help_text)
+
+
+#: Custom arguments of the profiles that run on seeded data (the runner fills them from its seed step).
+SEEDED_OPTIONS: dict[str, tuple[str, str]] = {
+    "item_ids": ("", "comma-separated seeded item ids"),
+    "email": ("", "seeded account e-mail"),
+    "password": ("", "seeded account password"),
+}
+SEED_OPTION: dict[str, tuple[str, str]] = {"seed": ("0", "seed of the id sequence")}
+_USERS_STARTED = [0]
+
+
+def user_rng(environment: Any) -> random.Random:
+    """A per-user RNG from the run's seed and the user's start order: every arm draws the same ids."""
+    _USERS_STARTED[0] += 1
+    return random.Random(int(option(environment, "seed", "0")) * 100_003 + _USERS_STARTED[0])
 
 
 def count(name: str, n: int = 1) -> None:

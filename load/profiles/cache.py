@@ -9,7 +9,6 @@ answer, fetched once per id per process before measurement; differences are coun
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from gevent.lock import Semaphore
@@ -19,7 +18,6 @@ from load.profiles import _common as c
 
 _REFERENCE: dict[str, Any] = {}
 _REFERENCE_LOCK = Semaphore()
-_USER_INDEX = [0]
 # Fields that legitimately differ between two reads of the same row: none for a GET.
 _VOLATILE: tuple[str, ...] = ()
 
@@ -28,10 +26,8 @@ _VOLATILE: tuple[str, ...] = ()
 def _args(parser, **_):  # type: ignore[no-untyped-def]
     c.add_options(parser, {
         "arm": ("cached", "cached|uncached"),
-        "item_ids": ("", "comma-separated seeded item ids"),
-        "email": ("", "seeded account e-mail"),
-        "password": ("", "seeded account password"),
-        "seed": ("0", "seed of the id sequence"),
+        **c.SEEDED_OPTIONS,
+        **c.SEED_OPTION,
     })
 
 
@@ -54,8 +50,7 @@ class CacheUser(FastHttpUser):
             raise ValueError("HARNESS_ITEM_IDS is empty: the runner seeds items before measuring")
         token = c.shared_login(self.client, c.option(env, "email", ""), c.option(env, "password", ""))
         self.headers = c.auth_header(token or "")
-        _USER_INDEX[0] += 1
-        self.rng = random.Random(int(c.option(env, "seed", "0")) * 100_003 + _USER_INDEX[0])
+        self.rng = c.user_rng(env)
         if self.arm == "cached":
             self._load_reference()
         c.count("users_ready")

@@ -13,22 +13,16 @@ the experiment answers is latency: does the breaker keep p99 bounded while the d
 
 from __future__ import annotations
 
-import random
-
 from locust import FastHttpUser, constant, events, task
 
 from load.profiles import _common as c
-
-_USER_INDEX = [0]
 
 
 @events.init_command_line_parser.add_listener
 def _args(parser, **_):  # type: ignore[no-untyped-def]
     c.add_options(parser, {
-        "item_ids": ("", "comma-separated seeded item ids"),
-        "email": ("", "seeded account e-mail"),
-        "password": ("", "seeded account password"),
-        "seed": ("0", "seed of the id sequence"),
+        **c.SEEDED_OPTIONS,
+        **c.SEED_OPTION,
     })
 
 
@@ -45,8 +39,7 @@ class QuoteUser(FastHttpUser):
             raise ValueError("HARNESS_ITEM_IDS is empty: the runner seeds items before measuring")
         token = c.login(self.client, c.option(env, "email", ""), c.option(env, "password", ""))
         self.headers = c.auth_header(token or "")
-        _USER_INDEX[0] += 1
-        self.rng = random.Random(int(c.option(env, "seed", "0")) * 100_003 + _USER_INDEX[0])
+        self.rng = c.user_rng(env)
         c.count("users_ready")
 
     @task

@@ -21,11 +21,7 @@ FILE_KEYS = ("id", "filename", "size", "sha256")
 
 @events.init_command_line_parser.add_listener
 def _args(parser, **_):  # type: ignore[no-untyped-def]
-    c.add_options(parser, {
-        "item_ids": ("", "comma-separated seeded item ids"),
-        "email": ("", "seeded account e-mail"),
-        "password": ("", "seeded account password"),
-    })
+    c.add_options(parser, c.SEEDED_OPTIONS)
 
 
 class JourneyUser(FastHttpUser):
