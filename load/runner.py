@@ -86,10 +86,10 @@ def settle_after(round_doc: Mapping[str, Any] | None, arm_last: Mapping[str, Any
     Requests of a stopped round are abandoned by the client, not by the server: a thread pool keeps
     sleeping through its backlog (200 queued ``time.sleep(0.2)`` on 40 threads is a second), and a
     next round measured before that backlog drains records the previous arm's queue, or nothing.
-    Filling takes as long: a ``def`` endpoint goes through the thread pool twice (FastAPI validates
-    its response model there too), so right after the spawn every first response waits behind the
-    whole queue; measured from 0.35 s after the spawn, a 200-user io_sync round saw 29 of its 200
-    rps. The arm's last p99 is how long its queue takes to build.
+    Filling takes about as long: right after the spawn every user's first request waits behind the
+    whole queue (200 users on 40 threads: ~1 s before responses leave at the steady rate; a ``def``
+    route with a response model even queues twice, see docs/load.md). The arm's last p99 is how long
+    its queue takes to build.
     """
     p99s = [doc.get("p99_ms") for doc in (round_doc, arm_last) if doc is not None]
     waits = [p / 1000.0 for p in p99s if isinstance(p, int | float)]

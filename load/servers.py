@@ -185,17 +185,16 @@ class ServerSet(contextlib.ExitStack):
         """Migrate (once), then start every distinct server concurrently; raises the first failure."""
         self.schema.ensure(self.progress)
         downstream = self.start_downstream()
-        keys: dict[ServerKey, tuple[int, str]] = {}
-        for arm in self.exp.arms:
-            key = server_key(arm, self.opts.server, self.opts.workers, {**self.exp.app_env})
-            keys.setdefault(key, (len(keys), arm.name))
-        envs = {key: {**downstream, **self.exp.app_env, **dict(key[2])} for key in keys}
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
-            futures = {key: pool.submit(self._start_one, n, key, arm_name, envs[key])
-                       for key, (n, arm_name) in keys.items()}
+        key_by_arm = {arm.name: server_key(arm, self.opts.server, self.opts.workers, self.exp.app_env)
+                      for arm in self.exp.arms}
+        first_arm: dict[ServerKey, str] = {}  # one server per key, named after the first arm using it
+        for name, key in key_by_arm.items():
+            first_arm.setdefault(key, name)
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(first_arm)))) as pool:
+            # key[2] is the server's app env: the experiment's, then the arm's
+            futures = {key: pool.submit(self._start_one, n, key, name, {**downstream, **dict(key[2])})
+                       for n, (key, name) in enumerate(first_arm.items())}
             started = {key: f.result() for key, f in futures.items()}
-        for arm in self.exp.arms:
-            key = server_key(arm, self.opts.server, self.opts.workers, {**self.exp.app_env})
+        for name, key in key_by_arm.items():
             srv, seeded, cfg = started[key]
-            self.by_arm[arm.name] = ArmServer(srv, seeded, cfg, (key[0], key[1], {**self.exp.app_env, **arm.app_env}))
-
+            self.by_arm[name] = ArmServer(srv, seeded, cfg, (key[0], key[1], dict(key[2])))
