@@ -315,3 +315,19 @@ def load_target(cwd: Path | None = None, overrides: Mapping[str, Any] | None = N
 def cwd_path(value: str | os.PathLike[str]) -> Path:
     """A CLI path: relative to the cwd, never to the harness's install."""
     return (Path.cwd() / value).resolve()
+
+
+def add_target_arguments(parser: Any, *, url: bool = False) -> None:
+    """The flags that override the configured target, the same spelling in every sub-command."""
+    group = parser.add_argument_group("target (overrides [tool.harness])")
+    group.add_argument("--app", metavar="MODULE:ATTR", help="the FastAPI app: an instance or a factory")
+    group.add_argument("--app-dir", metavar="DIR", help="directory the app's module is imported from (default: "
+                       "the config file's, else the cwd)")
+    group.add_argument("--python", metavar="PATH", help="interpreter or venv that runs the app (default: this one)")
+    if url:
+        group.add_argument("--url", metavar="BASE_URL", help="a running service instead of --app")
+
+
+def target_from_args(args: Any) -> Target:
+    return load_target(overrides={"app": getattr(args, "app", None), "app_dir": getattr(args, "app_dir", None),
+                                  "python": getattr(args, "python", None)})
