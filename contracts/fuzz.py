@@ -72,6 +72,9 @@ def _headers(values: list[str]) -> dict[str, str]:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.cli import require
+
+    require("schemathesis")  # run as a subprocess; say which extra now
     if args.max_time is not None and args.max_time <= 0:
         raise exitcodes.HarnessError("--max-time must be positive")
     if args.max_examples is not None and args.max_examples < 1:
