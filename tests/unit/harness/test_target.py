@@ -97,7 +97,7 @@ def test_invalid_tables_are_usage_errors_naming_the_key(tmp_path: Path, table: s
 
 def test_a_broken_toml_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.harness\n")
-    with pytest.raises(HarnessError, match="pyproject.toml"):
+    with pytest.raises(HarnessError, match=r"pyproject\.toml"):
         load_target(tmp_path)
 
 
