@@ -20,8 +20,9 @@ class Reader(HttpUser):
     def on_start(self) -> None:
         self.client.headers["X-Token"] = TOKEN
         title = f"Notes {random.randrange(1_000_000)}"  # noqa: S311 - test data, not a secret
-        with self.client.post("/api/books", json={"title": title, "author": "Locust", "pages": 120},
-                              catch_response=True) as resp:
+        with self.client.post(
+            "/api/books", json={"title": title, "author": "Locust", "pages": 120}, catch_response=True
+        ) as resp:
             if resp.status_code != 201:
                 resp.failure(f"could not add a book: {resp.status_code}")
                 self.book_id = 1

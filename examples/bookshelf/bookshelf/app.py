@@ -82,8 +82,9 @@ token_header = APIKeyHeader(name="X-Token", auto_error=False, description="the s
 def require_token(token: Annotated[str | None, Security(token_header)]) -> None:
     # Compared as bytes: compare_digest refuses non-ASCII str, which a client controls.
     if token is None or not secrets.compare_digest(token.encode(), TOKEN.encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-Token header",
-                            headers={"WWW-Authenticate": "X-Token"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing or wrong X-Token header", headers={"WWW-Authenticate": "X-Token"}
+        )
 
 
 Db = Annotated[sqlite3.Connection, Depends(get_db)]
@@ -191,7 +192,11 @@ app.include_router(router, prefix="/api")
 async def allow_every_method(request: Request, exc: StarletteHTTPException) -> Response:
     """A 405's ``Allow`` lists every method of the path (RFC 9110), not only the first route's."""
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
-        methods = {method for route in request.app.routes if isinstance(route, APIRoute)
-                   and route.path_regex.match(request.url.path) for method in route.methods}
+        methods = {
+            method
+            for route in request.app.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+            for method in route.methods
+        }
         exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
     return await http_exception_handler(request, exc)
