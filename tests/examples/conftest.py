@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -22,6 +23,7 @@ def harness(bookshelf: Path) -> Harness:
     """Run ``harness ARGS...`` in the copy (or ``cwd=``), returning its exit code and output."""
 
     def run(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Done:
+        start = time.monotonic()
         proc = subprocess.run(
             [*harness_command(), *args],
             cwd=cwd or bookshelf,
@@ -31,7 +33,7 @@ def harness(bookshelf: Path) -> Harness:
             timeout=COMMAND_TIMEOUT,
             check=False,
         )
-        return Done(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+        return Done(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
     return run
 

@@ -46,6 +46,7 @@ class Done:
     returncode: int
     stdout: str
     stderr: str
+    seconds: float
 
     @property
     def output(self) -> str:
@@ -54,7 +55,7 @@ class Done:
     def explain(self) -> str:
         """What an assertion message shows: the command and the tail of both streams."""
         return (
-            f"$ harness {' '.join(self.args)}\n-> exit {self.returncode}\n"
+            f"$ harness {' '.join(self.args)}\n-> exit {self.returncode} after {self.seconds:.1f} s\n"
             f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
         )
 
