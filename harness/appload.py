@@ -51,7 +51,7 @@ def _run(target: Target, mode: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="harness-app-") as scratch:
         env = build_env(expand_env(target.env, workdir=Path(scratch), token="harness-export-" + "x" * 40))
         try:
-            done = subprocess.run([target.python, "-c", _SCRIPT, str(target.app_dir), app, mode],  # noqa: S603
+            done = subprocess.run([target.python, "-c", _SCRIPT, str(target.app_dir), app, mode],
                                   cwd=scratch, env=env, capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S,
                                   check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -32,9 +32,9 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -111,7 +111,8 @@ class ExperimentHandle(Protocol):
     def close(self) -> None: ...
 
 
-# (name, run options, progress, state shared by the job's experiments) -> handle. Tests substitute a stub.
+# (name, run options, progress, state shared by the job's experiments: the target, then the migrated
+# schema and the Locust processes) -> handle. Tests substitute a stub.
 # Whatever the handles put in the shared dict and has a ``close()`` is closed at the end of the matrix.
 ExperimentFactory = Callable[[str, Any, Progress, dict[str, Any]], ExperimentHandle]
 class BenchHandle(Protocol):
@@ -137,14 +138,14 @@ class LoadExperiment:
     ``MigratedSchema`` (migrations run once per job, not once per server) and one ``DriverPool``
     (one Locust process tree per profile and process count)."""
 
-    def __init__(self, name: str, options: Any, progress: Progress, shared: dict[str, Any], *,
-                 target: Target) -> None:
+    def __init__(self, name: str, options: Any, progress: Progress, shared: dict[str, Any]) -> None:
         from load.experiment import get_experiment
         from load.runner import DriverPool, ExperimentRun
         from load.servers import MigratedSchema
 
         run_dir = Path(options.output).parent
-        if not shared:
+        target: Target = shared["target"]
+        if "schema" not in shared:
             shared["schema"] = MigratedSchema(target, options, run_dir / "schema")
             # closed by the job, after the last experiment
             shared["drivers"] = DriverPool(run_dir / "logs", cwd=target.root)
@@ -347,7 +348,7 @@ def _run_matrix(cfg: JobConfig, outcome: Outcome, urls: tuple[str | None, str | 
             progress(f"   {line}")
 
     handles: dict[str, ExperimentHandle] = {}
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = {"target": cfg.target}  # and, from the first experiment, what they share
     try:
         for name in cfg.experiments:
             try:
@@ -397,7 +398,7 @@ def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
 
     progress = serialized(progress)  # experiments start concurrently and all report here
     target = cfg.target
-    make = experiment or partial(LoadExperiment, target=target)
+    make = experiment or LoadExperiment
     start_bench = bench or partial(start_benchmarks, path=target.benchmarks or "", cwd=target.root)
     if not target.benchmarks and bench is None:
         cfg = replace(cfg, skip_bench=True)

@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     kind = args.server or target.serve.kind
     if not args.no_migrate and target.migrate:
         # A subprocess, not an import: the harness drives the app through its public entry points.
-        done = subprocess.run(target.command(target.migrate), cwd=target.app_dir, check=False)  # noqa: S603
+        done = subprocess.run(target.command(target.migrate), cwd=target.app_dir, check=False)
         if done.returncode != 0:
             raise exitcodes.HarnessError("migrations failed (see above)", exitcodes.INVALID_RUN)
     config = ServerConfig(app=target.require_app(), server=kind, workers=args.workers if kind == "gunicorn" else 1,

@@ -137,7 +137,7 @@ class FuzzAuth(_Model):
     endpoint: str | None = None
     form: dict[str, str] | None = None
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    token_field: str = "access_token"
+    token_field: str = "access_token"  # noqa: S105 - the name of a JSON field, not a secret
     header: str = "Authorization"
     scheme: str = "Bearer"
 

@@ -83,7 +83,8 @@ def snapshot(env: Environment, duration: float) -> dict[str, Any]:
         by_name[f"{method} {name}"] = {k: s[k] for k in ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")}
     errors = {f"{e.method} {e.name}: {e.error}": int(e.occurrences) for e in stats.errors.values()}
     return {"total": entry_stats(stats.total, duration), "by_name": by_name,
-            "errors": dict(sorted(errors.items())[:20]), "counters": {k: v for k, v in counters.COUNTERS.items() if k != counters.READY}}
+            "errors": dict(sorted(errors.items())[:20]), "counters": {k: v for k, v in counters.COUNTERS.items()
+                                                               if k != counters.READY}}
 
 
 def wait_until(predicate: Any, timeout: float, what: str, runner: Any = None) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -94,8 +94,8 @@ def run_setup(target: Target, command: str, url: str, seed: int, log_path: Path)
     locust options (``{"item_ids": "1,2"}`` becomes ``HARNESS_ITEM_IDS``)."""
     argv = target.command(command, url=url, seed=str(seed))
     try:
-        done = subprocess.run(argv, cwd=target.app_dir, capture_output=True, text=True, timeout=SETUP_TIMEOUT_S,
-                              check=False)
+        done = subprocess.run(argv, cwd=target.app_dir, capture_output=True, text=True,  # noqa: S603 - the target's own command
+                              timeout=SETUP_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise exitcodes.HarnessError(f"setup command failed: {exc}", exitcodes.INVALID_RUN) from exc
     with log_path.open("a", encoding="utf-8") as log:

@@ -17,4 +17,4 @@ import load.counters  # noqa: F401 - registers the listeners
 
 if __name__ == "__main__":
     sys.argv[0] = "locust"
-    sys.exit(locust_main())
+    sys.exit(locust_main())  # type: ignore[no-untyped-call]  # locust ships no types
