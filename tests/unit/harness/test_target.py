@@ -53,10 +53,15 @@ def test_found_by_walking_up_and_paths_relative_to_the_file(repo: Path) -> None:
 
 def test_cli_flags_override_relative_to_the_cwd(repo: Path, tmp_path: Path) -> None:
     cwd = repo / "src" / "deep"
-    target = load_target(cwd, {"app": "other:app", "contract": "x.json", "app_dir": None})
-    assert target.app == "other:app"
+    target = load_target(cwd, {"app": "svc.main:create_app", "contract": "x.json", "app_dir": None})
     assert target.contract == cwd / "x.json"
-    assert target.app_dir == repo  # another app: not the configured app's app_dir
+    assert target.app_dir == repo / "src"
+    assert target.migrate is not None
+    other = load_target(cwd, {"app": "other:app"})
+    assert other.app == "other:app"
+    # another app: nothing of the configured app's table applies to it
+    assert (other.config_file, other.migrate, other.env, other.experiments) == (None, None, {}, {})
+    assert other.app_dir == cwd
 
 
 def test_harness_toml_and_no_config(tmp_path: Path) -> None:
