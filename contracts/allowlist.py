@@ -12,8 +12,8 @@ Severities (policies as configuration): a ``[severity]`` table maps rule ids to 
 ``warning`` or ``info``, e.g. ``"unstable-operation-changed" = "breaking"`` turns the alpha/beta
 exemption off, ``"request-constraint-undecidable" = "breaking"`` makes unprovable regex changes fail.
 
-YAML: the same keys under ``accept:`` as a list (and ``severity:`` as a mapping). ``pointer`` is an ``fnmatch`` glob (``*`` also
-matches ``/``) tried against the use-site pointer and against the pointer inside the component,
+YAML: the same keys under ``accept:`` as a list (and ``severity:`` as a mapping).
+``pointer`` is an ``fnmatch`` glob (``*`` also matches ``/``) tried against the use-site pointer and against the pointer inside the component,
 so ``/components/schemas/Item/properties/legacy`` accepts the change at every use of ``Item``.
 """
 

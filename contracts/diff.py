@@ -18,6 +18,7 @@ from contracts.policies import Policy
 from contracts.refs import Resolver
 from contracts.schemas import SchemaDiffer
 from contracts.webhooks import WebhookDiffer
+
 _TEMPLATE = re.compile(r"\{([^}/]+)\}")
 # Per OpenAPI, these header parameters are described by other means and "SHALL be ignored".
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
@@ -179,7 +180,11 @@ class _DocumentDiffer:
 
     def _exploded_items(self, old: _Param, new: _Param) -> Any | None:
         """The new items schema when a scalar query parameter became a form/explode array."""
-        if new.location != "query" or new.node.get("style", "form") != "form" or new.node.get("explode", True) is not True:
+        if (
+            new.location != "query"
+            or new.node.get("style", "form") != "form"
+            or new.node.get("explode", True) is not True
+        ):
             return None
         old_schema, _ = self.old.deref(normalize.peel(old.node.get("schema", {}))[0])
         new_schema, _ = self.new.deref(normalize.peel(new.node.get("schema", {}))[0])

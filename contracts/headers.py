@@ -40,7 +40,9 @@ def compare_headers(
         if isinstance(old_header, dict) and isinstance(new_header, dict):
             here = ctx.child("headers", name).through(chain)
             changes += _required(old_header, new_header, name, here)
-            changes += _schema(old_header.get("schema", {}), new_header.get("schema", {}), here, old_res, new_res, schemas)
+            changes += _schema(
+                old_header.get("schema", {}), new_header.get("schema", {}), here, old_res, new_res, schemas
+            )
     return changes
 
 

@@ -31,6 +31,9 @@ SINGLE = (
 # Applicators holding a map of subschemas: a new key constrains more.
 MAPS = ("dependentSchemas", "patternProperties")
 FORMAT_LIKE = ("contentEncoding", "contentMediaType")
+# Warnings that are still provably a narrowing (request) or widening (response): under `not`
+# they flip into a definite effect, like the breaking rules do.
+_DIRECTED_WARNINGS = frozenset({"response-enum-widened", "request-limit-added", "response-extensible-enum-widened"})
 
 
 class Comparer(Protocol):
@@ -74,9 +77,7 @@ def compare_keywords(
     return changes
 
 
-def _single(
-    differ: Comparer, keyword: str, old: Any, new: Any, direction: Direction, ctx: Ctx
-) -> list[Change]:
+def _single(differ: Comparer, keyword: str, old: Any, new: Any, direction: Direction, ctx: Ctx) -> list[Change]:
     was, now = _kind(old), _kind(new)
     if was == now == "schema":
         return differ.compare(old, new, direction, ctx.child(keyword))
@@ -101,7 +102,9 @@ def _map(differ: Comparer, keyword: str, old: Any, new: Any, direction: Directio
     for key, schema in old_map.items():
         if key not in new_map and _kind(schema) != "any":
             reason = f"{keyword} entry {key!r} was removed"
-            changes.append(constraints.tightening(direction, keyword, reason, ctx.child(keyword), tighter=False, at=key))
+            changes.append(
+                constraints.tightening(direction, keyword, reason, ctx.child(keyword), tighter=False, at=key)
+            )
     for key, schema in new_map.items():
         if key in old_map:
             changes += _single(differ, key, old_map[key], schema, direction, ctx.child(keyword))
@@ -156,7 +159,9 @@ def _conditional(
         reason = "a conditional (if/then/else) was " + ("added" if new_has else "removed")
         return [constraints.tightening(direction, "if", reason, ctx, tighter=new_has)]
     if normalize.canonical(old_if) != normalize.canonical(new_if):
-        return [undecidable(direction, "the if condition changed: the then/else branches now apply elsewhere", ctx, "if")]
+        return [
+            undecidable(direction, "the if condition changed: the then/else branches now apply elsewhere", ctx, "if")
+        ]
     changes: list[Change] = []
     for branch in ("then", "else"):
         changes += _single(differ, branch, old.get(branch), new.get(branch), direction, ctx)
@@ -181,11 +186,13 @@ def compare_not(differ: Comparer, old: Any, new: Any, direction: Direction, ctx:
     inner = differ.compare(old, new, flip(direction), ctx.child("not"))
     restated: list[Change] = []
     for change in inner:
-        if change.level == "warning":
+        if change.rule.endswith("-default-changed"):
+            continue  # an annotation: meaningless under `not`
+        if change.level == "warning" and change.rule not in _DIRECTED_WARNINGS:
             rule = f"{direction}-constraint-undecidable"
         else:
             # A change that breaks in the flipped direction excludes more (request) or fewer (response).
-            outside_breaks = change.breaking
+            outside_breaks = change.level != "info"
             if direction == "request":
                 rule = narrowed if outside_breaks else widened
             else:

@@ -100,8 +100,16 @@ _RULES: tuple[Rule, ...] = (
     R("response-constraint-loosened", B, "a response constraint became more lenient"),
     R("response-constraint-tightened", I, "a response constraint became stricter"),
     R("request-limit-added", W, "a request value got an upper limit where it had none"),
-    R("request-constraint-undecidable", W, "a request constraint changed in a way that can't be proven wider or narrower"),
-    R("response-constraint-undecidable", W, "a response constraint changed in a way that can't be proven wider or narrower"),
+    R(
+        "request-constraint-undecidable",
+        W,
+        "a request constraint changed in a way that can't be proven wider or narrower",
+    ),
+    R(
+        "response-constraint-undecidable",
+        W,
+        "a response constraint changed in a way that can't be proven wider or narrower",
+    ),
     R("request-default-changed", W, "a request default changed: clients that omit the value get other behaviour"),
     R("response-default-changed", I, "a response default changed"),
     # `not`: a change inside it acts the opposite way on the enclosing schema.
@@ -114,7 +122,11 @@ _RULES: tuple[Rule, ...] = (
     R("request-variant-added", I, "a new request oneOf/anyOf alternative"),
     R("response-variant-added", B, "a response can take a new oneOf/anyOf shape"),
     R("response-variant-removed", I, "a response oneOf/anyOf alternative was removed"),
-    R("request-oneof-overlap", B, "a new oneOf alternative may match payloads another one matches: they become invalid"),
+    R(
+        "request-oneof-overlap",
+        B,
+        "a new oneOf alternative may match payloads another one matches: they become invalid",
+    ),
     # Security.
     R("security-added", B, "an operation that allowed anonymous calls now requires credentials"),
     R("security-alternative-removed", B, "a way to authenticate (scheme or scope set) was removed"),
@@ -153,6 +165,6 @@ def get(rule_id: str) -> Rule:
     return RULES[rule_id]
 
 
-def rank(level: str) -> int:
+def rank(level: Level) -> int:
     """0 for breaking, 1 for warning, 2 for info: lower is more severe."""
-    return LEVELS.index(level)  # type: ignore[arg-type]  # callers pass validated levels
+    return LEVELS.index(level)

@@ -25,9 +25,7 @@ def effective(document: dict[str, Any], operation: dict[str, Any], op_pointer: s
     for entry in raw if isinstance(raw, list) else []:
         if isinstance(entry, dict):
             requirements.append(
-                frozenset(
-                    (str(k), tuple(sorted(map(str, v if isinstance(v, list) else [])))) for k, v in entry.items()
-                )
+                frozenset((str(k), tuple(sorted(map(str, v if isinstance(v, list) else [])))) for k, v in entry.items())
             )
     return requirements, at
 
@@ -68,7 +66,9 @@ def compare(old_reqs: list[Requirement], new_reqs: list[Requirement], where: Ctx
             (
                 n
                 for n in new_reqs
-                if n not in old_reqs and {s for s, _ in n} == {s for s, _ in requirement} and _satisfied_by(n, requirement)
+                if n not in old_reqs
+                and {s for s, _ in n} == {s for s, _ in requirement}
+                and _satisfied_by(n, requirement)
             ),
             None,
         )

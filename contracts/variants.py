@@ -94,8 +94,8 @@ def disjoint(a: Any, b: Any, resolver: Resolver, depth: int = 0) -> bool:
 
 
 def _objects_disjoint(a: dict[str, Any], b: dict[str, Any], resolver: Resolver, depth: int) -> bool:
-    props_a = a.get("properties") if isinstance(a.get("properties"), dict) else {}
-    props_b = b.get("properties") if isinstance(b.get("properties"), dict) else {}
+    props_a: dict[str, Any] = a["properties"] if isinstance(a.get("properties"), dict) else {}
+    props_b: dict[str, Any] = b["properties"] if isinstance(b.get("properties"), dict) else {}
     required_a = set(a.get("required") or [])
     required_b = set(b.get("required") or [])
     # b requires a field that a does not allow at all.

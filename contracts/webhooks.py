@@ -32,8 +32,8 @@ class WebhookDiffer:
         changes: list[Change] = []
         for name in old_hooks:
             if name not in new_hooks:
-                where = pointer.join("/webhooks", name)
-                changes.append(Change("webhook-removed", where, f"webhook {name!r} is no longer sent"))
+                gone = pointer.join("/webhooks", name)
+                changes.append(Change("webhook-removed", gone, f"webhook {name!r} is no longer sent"))
         for name, raw in new_hooks.items():
             where = Ctx(pointer=pointer.join("/webhooks", name))
             if name not in old_hooks:
@@ -78,7 +78,9 @@ class WebhookDiffer:
         return found
 
     def _params(
-        self, old: dict[tuple[str, str], tuple[dict[str, Any], Ctx]], new: dict[tuple[str, str], tuple[dict[str, Any], Ctx]]
+        self,
+        old: dict[tuple[str, str], tuple[dict[str, Any], Ctx]],
+        new: dict[tuple[str, str], tuple[dict[str, Any], Ctx]],
     ) -> list[Change]:
         changes: list[Change] = []
         for key, (_, ctx) in old.items():
@@ -92,8 +94,12 @@ class WebhookDiffer:
             was, now = before.get("required") is True, node.get("required") is True
             if was != now:
                 state = "required" if now else "optional"
-                changes.append(ctx.change(f"webhook-param-made-{state}", f"{key[0]} parameter {key[1]!r} is now {state}"))
-            changes += self.schemas.compare(before.get("schema", {}), node.get("schema", {}), "response", ctx.child("schema"))
+                changes.append(
+                    ctx.change(f"webhook-param-made-{state}", f"{key[0]} parameter {key[1]!r} is now {state}")
+                )
+            changes += self.schemas.compare(
+                before.get("schema", {}), node.get("schema", {}), "response", ctx.child("schema")
+            )
         return changes
 
     def _body(self, old_raw: Any, new_raw: Any, ctx: Ctx) -> list[Change]:
@@ -122,7 +128,9 @@ class WebhookDiffer:
                 changes.append(ctx.change("webhook-content-type-added", reason, "content", media))
             elif isinstance(node, dict) and isinstance(old_content[media], dict):
                 inner = ctx.child("content", media, "schema")
-                changes += self.schemas.compare(old_content[media].get("schema", {}), node.get("schema", {}), "response", inner)
+                changes += self.schemas.compare(
+                    old_content[media].get("schema", {}), node.get("schema", {}), "response", inner
+                )
         return changes
 
     def _replies(self, old: dict[str, Any], new: dict[str, Any], ctx: Ctx) -> list[Change]:
@@ -133,7 +141,9 @@ class WebhookDiffer:
                 changes.append(ctx.change("webhook-response-removed", reason, "responses", code))
         for code, raw in new.items():
             if code not in old:
-                changes.append(ctx.change("webhook-response-added", f"consumer reply {code} is now documented", "responses", code))
+                changes.append(
+                    ctx.change("webhook-response-added", f"consumer reply {code} is now documented", "responses", code)
+                )
                 continue
             old_reply, _ = self.old.deref(old[code])
             new_reply, chain = self.new.deref(raw)
@@ -144,5 +154,7 @@ class WebhookDiffer:
             for media, node in new_content.items():
                 if isinstance(node, dict) and isinstance(old_content.get(media), dict):
                     inner = here.child("content", media, "schema")
-                    changes += self.schemas.compare(old_content[media].get("schema", {}), node.get("schema", {}), "request", inner)
+                    changes += self.schemas.compare(
+                        old_content[media].get("schema", {}), node.get("schema", {}), "request", inner
+                    )
         return changes
