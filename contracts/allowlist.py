@@ -13,8 +13,9 @@ Severities (policies as configuration): a ``[severity]`` table maps rule ids to 
 exemption off, ``"request-constraint-undecidable" = "breaking"`` makes unprovable regex changes fail.
 
 YAML: the same keys under ``accept:`` as a list (and ``severity:`` as a mapping).
-``pointer`` is an ``fnmatch`` glob (``*`` also matches ``/``) tried against the use-site pointer and against the pointer inside the component,
-so ``/components/schemas/Item/properties/legacy`` accepts the change at every use of ``Item``.
+``pointer`` is an ``fnmatch`` glob (``*`` also matches ``/``) tried against the use-site pointer
+and against the pointer inside the component, so ``/components/schemas/Item/properties/legacy``
+accepts the change at every use of ``Item``.
 """
 
 from __future__ import annotations
