@@ -230,7 +230,9 @@ def test_pattern_direction(version: str, direction: str) -> None:
         return obj({"code": {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}})
 
     at = _root(direction) + "/properties/code/pattern"
-    undecidable = f"{direction}-constraint-undecidable"
+    undecidable = {"request": "request-constraint-undecidable", "response": "response-constraint-undecidable"}[
+        direction
+    ]
     assert _pair(direction, schema("^[a-z]+$"), schema("^[0-9]+$"), version) == [(undecidable, at)]
     assert _pair(direction, schema("^[a-z]+$"), schema(None), version) == [(_widened(direction), at)]
     assert _pair(direction, schema("^[a-z]+$"), schema(".*"), version) == [(_widened(direction), at)]
