@@ -44,7 +44,7 @@ def render_junit(report: DiffReport, title: str = "OpenAPI changes") -> str:
     suite.set("errors", "0")
     suite.set("skipped", "0")
     suite.set("time", "0")
-    for note in report.notes:
-        ET.SubElement(suite, "system-err").text = note
+    if report.notes:
+        ET.SubElement(suite, "system-err").text = "\n".join(report.notes)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
