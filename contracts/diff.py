@@ -1,4 +1,5 @@
-"""Compare two OpenAPI 3.x documents: paths, operations, parameters, bodies, responses, security.
+"""Compare two OpenAPI 3.x documents: paths, operations, parameters, bodies, responses, security,
+and (through ``webhooks``) webhooks; ``policies`` then sets each change's severity.
 
 Schemas are handed to ``schemas.SchemaDiffer`` with the direction they travel in. Paths are matched
 by their template shape, so renaming ``{id}`` to ``{item_id}`` is not a removed path, and path
