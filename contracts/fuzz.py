@@ -159,13 +159,8 @@ def _auth(target: Target, base_url: str) -> dict[str, Any]:
     if auth.command:
         argv = target.command(auth.command, url=base_url)
         try:
-            done = subprocess.run(
-                argv,
-                cwd=target.app_dir,
-                capture_output=True,
-                text=True,  # noqa: S603
-                timeout=AUTH_TIMEOUT_S,
-                check=False,
+            done = subprocess.run(  # noqa: S603 - the target's own configured command
+                argv, cwd=target.app_dir, capture_output=True, text=True, timeout=AUTH_TIMEOUT_S, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise exitcodes.HarnessError(f"fuzz auth command failed: {exc}", exitcodes.INVALID_RUN) from exc
