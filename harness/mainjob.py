@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from harness import exitcodes
 from harness.exitcodes import HarnessError
 from harness.server import REPO_ROOT
+from load import plans as stat_plans
 
 MATRIX: tuple[str, ...] = ("io", "cache", "ratelimit", "middleware", "server")
 DEFAULT_GATES = REPO_ROOT / "gates.toml"
@@ -68,9 +69,11 @@ class Plan:
     spawn_rate: float = 2000.0
 
 
-QUICK = Plan("quick", rounds=3, round_seconds=1.0, warmup=0.5,
+# Round counts are the calibrated plans' (load.plans): exact intervals need 4 rounds per arm to reach 95%.
+QUICK = Plan("quick", rounds=stat_plans.QUICK.rounds, round_seconds=0.75, warmup=0.5,
              bench_args=("--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--benchmark-warmup=off"))
-DEFAULT = Plan("default", rounds=5, round_seconds=2.0, warmup=1.0, bench_args=("--benchmark-max-time=0.5",))
+DEFAULT = Plan("default", rounds=stat_plans.DEFAULT.rounds, round_seconds=2.0, warmup=1.0,
+               bench_args=("--benchmark-max-time=0.5",))
 
 
 @dataclass

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = sub.add_parser("run", help="run an experiment and write results.json",
                          epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("profile", help="experiment name (see `harness load list`)")
-    run.add_argument("--quick", action="store_true", help="3 rounds/arm x 5 s, 2 s warm-up (CI smoke)")
+    run.add_argument("--quick", action="store_true",
+                     help="4 rounds/arm x 4 s, 2 s warm-up (CI smoke; default 6 x 12 s, 5 s warm-up)")
     run.add_argument("--aa", action="store_true", help="A/A: the same arm twice; must show no difference")
     run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment)")
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from reports.metrics import detectable
 from reports.model import ReportData
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️", "invalid": "🚫", "no gates": ""}
@@ -42,16 +43,17 @@ def render(data: ReportData) -> str:
         )
     comparisons = [(doc["profile"], c) for doc in runset.docs for c in doc["comparisons"]]
     if comparisons:
-        lines += ["", "### Comparisons (ratio of medians, bootstrap CI)", ""]
+        lines += ["", "### Comparisons (Hodges-Lehmann ratio, exact CI at its attained confidence)", ""]
         lines += _table(
-            ["profile", "metric", "ratio", "estimate", "CI", "verdict"],
+            ["profile", "metric", "ratio", "estimate", "CI", "detectable", "verdict"],
             (
                 [
                     p,
                     c["metric"],
                     f"{c['numerator']} / {c['denominator']}",
                     f"{c['estimate']:.3g}",
-                    f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.0%})",
+                    f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.1%})",
+                    detectable(c),
                     c["verdict"],
                 ]
                 for p, c in comparisons

@@ -191,3 +191,32 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit == "count":
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def detectable(comparison: Mapping[str, Any]) -> str:
+    """What a comparison could have seen: its plan's minimum detectable effect and equivalence margin.
+    Results written before plans existed carry neither: say so rather than imply a figure."""
+    mde, margin = comparison.get("mde"), comparison.get("margin")
+    if mde is None or margin is None:
+        return "MDE not recorded"
+    return f"MDE {mde:.0%}, margin ±{margin:.0%}"
+
+
+# Which of the plan's declared margins (load.plans, per compared metric) speaks for a gate metric.
+_MARGIN_KEYS = {"rps": "rps", "p50": "p95_ms", "p75": "p95_ms", "p90": "p95_ms", "p95": "p95_ms",
+                "p99": "p99_ms", "p999": "p99_ms"}
+
+
+def plan_margin(doc: Json, metric: Metric) -> float:
+    """The practical margin of the plan ``doc`` was measured with, for ``metric`` (0: none declared).
+
+    Results record their plan (``config.plan``); older results only say whether they were quick."""
+    key = _MARGIN_KEYS.get(metric.name)
+    if key is None:
+        return 0.0
+    margins = (doc["config"].get("plan") or {}).get("margins")
+    if margins is None:
+        from load.plans import plan_for
+
+        margins = plan_for(bool(doc["config"].get("quick"))).margins
+    return float(margins.get(key, 0.0))

@@ -26,8 +26,11 @@ def test_synthetic_document_is_valid() -> None:
     assert errors(doc) == []
     assert doc["validity"]["valid"] is True
     verdicts = {c["metric"]: c["verdict"] for c in doc["comparisons"]}
-    assert verdicts == {"rps": "numerator higher", "p95_ms": "no significant difference",
-                        "p99_ms": "no significant difference"}
+    # p95 100..102 ms in both arms: inside the quick plan's margin; p99 of 500-request rounds is left out
+    assert verdicts == {"rps": "numerator higher", "p95_ms": "equivalent",
+                        "p99_ms": "invalid: not enough data (no round with 1000+ requests)"}
+    assert doc["config"]["plan"]["name"] == "quick"
+    assert {c["mde"] for c in doc["comparisons"]} == {0.15, 0.20, 0.25}
 
 
 def test_saturated_document_is_still_schema_valid() -> None:
