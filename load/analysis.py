@@ -191,7 +191,7 @@ def compare(rounds: Sequence[Round], numerator: str, denominator: str, metric: s
     if any(v is None or v <= 0 for v in (*a, *b)):
         doc["verdict"] = "invalid: not enough data (a round without successful requests)"
         return doc
-    ci = ratio_ci(a, b, confidence=confidence, seed=seed)
+    ci = ratio_ci(a, b, confidence=confidence, seed=seed, bucketed=metric in PERCENTILE_OF)
     doc.update(estimate=ci.estimate, low=ci.low, high=ci.high, confidence=ci.confidence)
     doc["verdict"] = invalid_reason or decide(ci, plan.margin(metric))
     return doc

@@ -50,14 +50,14 @@ class Plan:
 
 QUICK = Plan(
     "quick", rounds=4,
-    margins={"rps": 0.20, "p95_ms": 0.25, "p99_ms": 0.30},
-    mdes={"rps": 0.15, "p95_ms": 0.20, "p99_ms": 0.25},
+    margins={"rps": 0.20, "p95_ms": 0.30, "p99_ms": 0.35},
+    mdes={"rps": 0.20, "p95_ms": 0.30, "p99_ms": 0.35},
     noise=Noise(rps_sigma=0.04, latency_round_sigma=0.05, latency_shape=0.4, median_ms=120.0, requests=1000),
 )
 DEFAULT = Plan(
     "default", rounds=6,
-    margins={"rps": 0.10, "p95_ms": 0.15, "p99_ms": 0.20},
-    mdes={"rps": 0.10, "p95_ms": 0.12, "p99_ms": 0.15},
+    margins={"rps": 0.12, "p95_ms": 0.18, "p99_ms": 0.20},
+    mdes={"rps": 0.12, "p95_ms": 0.18, "p99_ms": 0.20},
     noise=Noise(rps_sigma=0.03, latency_round_sigma=0.04, latency_shape=0.4, median_ms=120.0, requests=2000),
 )
 PLANS: dict[str, Plan] = {p.name: p for p in (QUICK, DEFAULT)}

@@ -31,7 +31,7 @@ from reports.stats import ratio_ci
 Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
 Overall = Literal["pass", "fail", "inconclusive", "invalid"]
 
-_OPS: dict[Op, Callable[[float, float], bool]] = {
+OPS: dict[Op, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -164,7 +164,7 @@ def _absolute(spec: GateSpec, doc: Json) -> list[Check]:
         if value is None:
             checks.append(Check(arm, "inconclusive", f"no data for {spec.metric.name} (wanted {wanted})"))
             continue
-        ok = _OPS[spec.op](value, spec.threshold)
+        ok = OPS[spec.op](value, spec.threshold)
         how = spec.aggregate + " " if spec.metric.per_round else ""
         detail = f"{how}{spec.metric.name} = {format_value(value, unit)}, wanted {wanted}"
         checks.append(Check(arm, "pass" if ok else "fail", detail, value=value))
@@ -184,7 +184,7 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     if not num or not den:
         return [Check(label, "inconclusive", "no measured rounds with data for one of the arms")]
     try:
-        ci = ratio_ci(den, num, confidence=spec.confidence)
+        ci = ratio_ci(den, num, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
     except ValueError as exc:
         return [Check(label, "inconclusive", f"ratio not computable: {exc}")]
     lower_bound_decides = spec.op in (">", ">=")
@@ -192,7 +192,7 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     which = "lower" if lower_bound_decides else "upper"
     margin = plan_margin(doc, spec.metric)
     threshold = effective_threshold(spec.op, spec.threshold, margin)
-    ok = _OPS[spec.op](bound, threshold)
+    ok = OPS[spec.op](bound, threshold)
     text = (
         f"ratio {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.1%} CI, "
         f"n={ci.n_b}/{ci.n_a}); CI {which} bound {bound:.3g} {'clears' if ok else 'misses'} "
@@ -200,7 +200,7 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     )
     if threshold != spec.threshold:
         text += f" (the plan's margin ±{margin:.0%}; {spec.threshold:g} lies inside it)"
-    if not ok and _OPS[spec.op](ci.estimate, threshold):
+    if not ok and OPS[spec.op](ci.estimate, threshold):
         text += " (only the point estimate clears it)"
     return [Check(label, "pass" if ok else "fail", text, value=ci.estimate, low=ci.low, high=ci.high)]
 
@@ -244,7 +244,7 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
             checks.append(Check(arm, "inconclusive", "no measured rounds with data"))
             continue
         try:
-            ci = ratio_ci(old, cur, confidence=spec.confidence)
+            ci = ratio_ci(old, cur, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
         except ValueError as exc:
             checks.append(Check(arm, "inconclusive", f"ratio not computable: {exc}"))
             continue
