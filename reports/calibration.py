@@ -27,6 +27,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
+import numpy.typing as npt
 
 from load.analysis import METRICS, decide
 from load.plans import PLANS, Plan
@@ -34,19 +35,20 @@ from reports.gates import OPS, baseline_limit, baseline_outcome, effective_thres
 from reports.gatespec import GateSpec, load_gates
 from reports.stats import ratio_ci
 
+Floats = npt.NDArray[np.float64]
 POWER = 0.80
 TRIALS = 1000
 CONTAMINATION = (0.05, 0.10)  # share of rounds hit by a neighbour, and how much they lose
 PERCENTILE_Q = {"p95_ms": 0.95, "p99_ms": 0.99}
 
 
-def locust_bucket(ms: np.ndarray) -> np.ndarray:
+def locust_bucket(ms: Floats) -> Floats:
     """Locust's ``bucket_response_time``, vectorised (round-half-even, as Python's ``round``)."""
     return np.where(ms < 100, np.round(ms), np.where(ms < 1000, np.round(ms, -1),
                     np.where(ms < 10000, np.round(ms, -2), np.round(ms, -3))))
 
 
-def locust_percentile(rounded: np.ndarray, q: float) -> np.ndarray:
+def locust_percentile(rounded: Floats, q: float) -> Floats:
     """Locust's ``calculate_response_time_percentile`` over the last axis: walking the buckets from
     the slowest down, the first whose faster requests number at most int(N*q), i.e. sorted[int(N*q)]."""
     n = rounded.shape[-1]
@@ -54,7 +56,7 @@ def locust_percentile(rounded: np.ndarray, q: float) -> np.ndarray:
     return np.partition(rounded, j, axis=-1)[..., j]
 
 
-def rps_rounds(rng: np.random.Generator, plan: Plan, ratio: float, trials: int) -> np.ndarray:
+def rps_rounds(rng: np.random.Generator, plan: Plan, ratio: float, trials: int) -> Floats:
     """(trials, rounds) rps of one arm at ``ratio`` times the reference level of 1000 rps."""
     sigma = plan.noise.rps_sigma
     values = 1000.0 * ratio * np.exp(rng.normal(0.0, sigma, (trials, plan.rounds)))
@@ -65,7 +67,7 @@ def rps_rounds(rng: np.random.Generator, plan: Plan, ratio: float, trials: int) 
 _INV_CDF = np.vectorize(NormalDist().inv_cdf, otypes=[float])
 
 
-def percentile_rounds(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> np.ndarray:
+def percentile_rounds(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> Floats:
     """(trials, rounds) Locust-rounded q-percentiles of one arm whose latencies are ``ratio`` times the reference.
 
     Locust's percentile of a round is the order statistic sorted[int(N*q)] of its bucketed times, and
@@ -80,7 +82,7 @@ def percentile_rounds(rng: np.random.Generator, plan: Plan, ratio: float, q: flo
     return locust_bucket(scale * np.exp(noise.latency_shape * _INV_CDF(u)))
 
 
-def percentile_rounds_full(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> np.ndarray:
+def percentile_rounds_full(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> Floats:
     """The same by brute force: every response time drawn, bucketed and read off as Locust does."""
     noise = plan.noise
     scale = noise.median_ms * ratio * np.exp(rng.normal(0.0, noise.latency_round_sigma, (trials, plan.rounds, 1)))
@@ -88,7 +90,7 @@ def percentile_rounds_full(rng: np.random.Generator, plan: Plan, ratio: float, q
     return locust_percentile(locust_bucket(times), q)
 
 
-def draw(metric: str) -> Callable[[np.random.Generator, Plan, float, int], np.ndarray]:
+def draw(metric: str) -> Callable[[np.random.Generator, Plan, float, int], Floats]:
     if metric == "rps":
         return rps_rounds
     q = PERCENTILE_Q[metric]

@@ -219,6 +219,28 @@ def profile_section(doc: Json) -> str:
     )
 
 
+def history_section(data: ReportData) -> str:
+    """Each gated figure over the baseline's stored runs, with Otava's change points marked."""
+    if data.history is None:
+        return ""
+    if not data.history:
+        body = '<p class="note">the baseline holds no run history yet (harness baseline save keeps the last N)</p>'
+    else:
+        figures = []
+        for s in data.history:
+            points = "; ".join(f"run {c.run_id}: {c.before:.4g} → {c.after:.4g} ({c.change:+.1%}, p={c.pvalue:.2g})"
+                               for c in s.change_points) or "no change point"
+            figures.append(f'<figure class="plot" data-plot="history" data-profile="{_e(s.profile)}">'
+                           f"{plots.history(s, data.runset.run_id)}<figcaption>{_e(s.label)}: {_e(points)}"
+                           "</figcaption></figure>")
+        body = f'<div class="plots">{"".join(figures)}</div>'
+    return (
+        '<section id="history"><h2>History</h2><p class="note">Gated figures over the runs stored in the '
+        "baseline (newest last, this run included). Change points: Apache Otava (E-divisive means, "
+        "p ≤ 0.001), shown only when the shift reaches the plan's margin.</p>" + body + "</section>"
+    )
+
+
 def extras(data: ReportData) -> str:
     parts = []
     if data.bench is not None:
@@ -286,6 +308,7 @@ def render(data: ReportData) -> str:
         + verdicts(data)
         + "</section>"
         + "".join(profile_section(doc) for doc in runset.docs)
+        + history_section(data)
         + extras(data)
         + "</body></html>\n"
     )

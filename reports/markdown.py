@@ -59,6 +59,11 @@ def render(data: ReportData) -> str:
                 for p, c in comparisons
             ),
         )
+    if data.history:
+        moved = [(s, c) for s in data.history for c in s.change_points]
+        lines += ["", f"### History ({len(data.history)} gated series over the stored runs)", ""]
+        lines += [f"- {_cell(s.label)}: change point at run `{c.run_id}`, {c.before:.4g} → {c.after:.4g} "
+                  f"({c.change:+.1%})" for s, c in moved] or ["- no change point (Apache Otava, p ≤ 0.001)"]
     extra = []
     if data.bench is not None:
         extra.append(f"{len(data.bench['benchmarks'])} microbenchmarks")

@@ -128,7 +128,7 @@ def test_aa_not_shown_equivalent_is_invalid() -> None:
     v = analysis.validity(wide, analysis.summarize(wide, ARMS), aa=True, comparisons=cs)
     assert not v["valid"]
     assert "not shown equivalent" in v["reasons"][0]
-    assert "margin ±10%" in v["reasons"][0]
+    assert f"margin ±{plans.DEFAULT.margin('rps'):.0%}" in v["reasons"][0]
 
 
 def test_rate_limited_arm_is_judged_on_accepted_throughput() -> None:
