@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from harness import exitcodes
 from harness.exitcodes import HarnessError
 from harness.server import REPO_ROOT
-from load import plans as stat_plans
+from reports import plans as stat_plans
 
 MATRIX: tuple[str, ...] = ("io", "cache", "ratelimit", "middleware", "server")
 DEFAULT_GATES = REPO_ROOT / "gates.toml"

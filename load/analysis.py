@@ -2,7 +2,7 @@
 confidence intervals (``reports.stats.ratio_ci``), generator saturation and run validity.
 
 A comparison has one of four verdicts, judged on its interval and the plan's practical margin m
-(``load.plans``): *equivalent* (the whole interval inside [1/(1+m), 1+m]: any difference is smaller
+(``reports.plans``): *equivalent* (the whole interval inside [1/(1+m), 1+m]: any difference is smaller
 than the plan can call one), *numerator higher* / *lower* (the interval excludes 1 and is not inside
 the margin), or *no significant difference* (the interval holds 1 and reaches past the margin: the
 run can't tell). So a 1% drift measured precisely is "equivalent", never a verdict. A/A validity
@@ -21,17 +21,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from load.plans import DEFAULT, Plan
-from reports.stats import DEFAULT_CONFIDENCE, RatioCI, median, ratio_ci
+from reports.plans import DEFAULT, Plan
+from reports.plans import METRICS as COMPARED_METRICS
+from reports.stats import (  # noqa: F401  (verdict_from, EQUIVALENT: part of this module's interface)
+    DEFAULT_CONFIDENCE,
+    DIFFERENT,
+    EQUIVALENT,
+    NO_DIFFERENCE,
+    decide,
+    median,
+    ratio_ci,
+    verdict_from,
+)
 
 SATURATION_CPU_PERCENT = 90.0
 SATURATED_REASON = "invalid: load generator saturated"
 MAX_ERROR_RATE = 0.01
 NOISY_CPU_PERCENT = 25.0  # other processes' CPU during a round, in % of one core
-NO_DIFFERENCE = "no significant difference"
-EQUIVALENT = "equivalent"
-DIFFERENT = ("numerator higher", "numerator lower")
-METRICS = ("rps", "p95_ms", "p99_ms")
+METRICS = COMPARED_METRICS
 PERCENTILE_OF = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 MIN_TAIL_REQUESTS = 10  # requests beyond a percentile for a round's percentile to count
 Round = Mapping[str, Any]
@@ -143,21 +150,6 @@ def summarize(rounds: Sequence[Round], arms: Sequence[Mapping[str, Any]]) -> dic
                 s["expected_429_fraction_at_measured_load"] = expected_429_fraction(bound["rps"], offered)
         out[arm["name"]] = s
     return out
-
-
-def verdict_from(low: float, high: float, margin: float = 0.0) -> str:
-    """The verdict of an interval [low, high] of a ratio under a practical margin (see the module doc)."""
-    if margin > 0 and low >= 1.0 / (1.0 + margin) and high <= 1.0 + margin:
-        return EQUIVALENT
-    if low > 1.0:
-        return "numerator higher"
-    if high < 1.0:
-        return "numerator lower"
-    return NO_DIFFERENCE
-
-
-def decide(ci: RatioCI, margin: float) -> str:
-    return verdict_from(ci.low, ci.high, margin)
 
 
 def min_requests(metric: str) -> int:

@@ -29,13 +29,14 @@ from typing import Any
 
 from harness import exitcodes
 from harness.server import REPO_ROOT
-from load import analysis, plans
+from load import analysis
 from load.experiment import Arm, Experiment, OrderKind, aa_variant, get_experiment, round_order
 from load.fingerprint import fingerprint
 from load.rounds import LoadDriver, RoundSpec
 from load.schema import validate
 from load.seeding import SeedData
 from load.servers import ArmServer, MigratedSchema, ServerSet
+from reports import plans
 
 # Round counts come from the plans (load.plans), which are calibrated for them; 4 x 4 s and 6 x 12 s
 # measure about as long as the former 3 x 5 s and 5 x 15 s.

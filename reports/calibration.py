@@ -1,11 +1,11 @@
 """Simulated A/A and A/B trials through the production statistics, per plan and metric kind.
 
-A plan (``load.plans``) promises three things about its comparisons: identical arms are called
+A plan (``reports.plans``) promises three things about its comparisons: identical arms are called
 different at most at the interval's nominal rate; identical arms are shown equivalent within the
 plan's margin; and an effect of the plan's minimum detectable effect (MDE) is detected with at least
 80% power. This module measures all three the way production decides them
-(``load.analysis.decide`` over ``reports.stats.ratio_ci``), on rounds drawn from the plan's declared
-noise model:
+(``reports.stats.decide`` over ``reports.stats.ratio_ci``, as ``load.analysis`` calls them), on
+rounds drawn from the plan's declared noise model:
 
 * ``rps``: one value per round, log-normal around the arm's level with the plan's between-round
   spread, plus a contaminated round now and then (a neighbour's burst: 1 round in 20 loses a
@@ -29,11 +29,10 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from load.analysis import METRICS, decide
-from load.plans import PLANS, Plan
 from reports.gates import OPS, baseline_limit, baseline_outcome, effective_threshold
 from reports.gatespec import GateSpec, load_gates
-from reports.stats import ratio_ci
+from reports.plans import METRICS, PLANS, Plan
+from reports.stats import decide, ratio_ci
 
 Floats = npt.NDArray[np.float64]
 POWER = 0.80

@@ -9,7 +9,7 @@ crept in over several small steps.
 Change points are found by Apache Otava (``otava.analysis.compute_change_points``: the Hunter
 variant of the E-divisive means algorithm, Matteson & James 2014, Fleming et al. 2023), never by a
 detector of our own. A change point counts only when its relative size is at least the margin of
-the plan the runs were measured with (``load.plans``): a shift smaller than the plan can resolve is
+the plan the runs were measured with (``reports.plans``): a shift smaller than the plan can resolve is
 not a verdict, here as in the comparisons.
 """
 

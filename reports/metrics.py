@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from reports.plans import plan_for
 from reports.results import Json, measured_rounds
 
 Unit = Literal["ms", "rps", "fraction", "count", "ratio", "percent", "mb"]
@@ -202,7 +203,7 @@ def detectable(comparison: Mapping[str, Any]) -> str:
     return f"MDE {mde:.0%}, margin ±{margin:.0%}"
 
 
-# Which of the plan's declared margins (load.plans, per compared metric) speaks for a gate metric.
+# Which of the plan's declared margins (reports.plans, per compared metric) speaks for a gate metric.
 _MARGIN_KEYS = {"rps": "rps", "p50": "p95_ms", "p75": "p95_ms", "p90": "p95_ms", "p95": "p95_ms",
                 "p99": "p99_ms", "p999": "p99_ms"}
 
@@ -216,7 +217,5 @@ def plan_margin(doc: Json, metric: Metric) -> float:
         return 0.0
     margins = (doc["config"].get("plan") or {}).get("margins")
     if margins is None:
-        from load.plans import plan_for
-
         margins = plan_for(bool(doc["config"].get("quick"))).margins
     return float(margins.get(key, 0.0))

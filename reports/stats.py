@@ -58,6 +58,28 @@ class RatioCI:
         }
 
 
+NO_DIFFERENCE = "no significant difference"
+EQUIVALENT = "equivalent"
+DIFFERENT = ("numerator higher", "numerator lower")
+
+
+def verdict_from(low: float, high: float, margin: float = 0.0) -> str:
+    """The verdict of an interval [low, high] of a ratio under a practical margin ``margin``:
+    *equivalent* when it lies inside [1/(1+m), 1+m], a difference when it excludes 1 otherwise,
+    else *no significant difference* (the data can't tell)."""
+    if margin > 0 and low >= 1.0 / (1.0 + margin) and high <= 1.0 + margin:
+        return EQUIVALENT
+    if low > 1.0:
+        return DIFFERENT[0]
+    if high < 1.0:
+        return DIFFERENT[1]
+    return NO_DIFFERENCE
+
+
+def decide(ci: RatioCI, margin: float) -> str:
+    return verdict_from(ci.low, ci.high, margin)
+
+
 def median(values: Sequence[float]) -> float:
     if not values:
         raise ValueError("median of no values")

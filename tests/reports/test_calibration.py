@@ -1,7 +1,7 @@
 """The calibration suite: every shipped plan keeps its statistical promises on simulated rounds.
 
 Through the production code (``reports.stats.ratio_ci``, ``load.analysis.decide``, the decision
-rules of ``reports.gates``), for every plan in ``load.plans.PLANS`` and every compared metric kind:
+rules of ``reports.gates``), for every plan in ``reports.plans.PLANS`` and every compared metric kind:
 
 * identical arms are called different at most at the interval's nominal rate + 2 standard errors;
 * an effect of the plan's declared MDE is detected with at least 80% power;
@@ -19,9 +19,8 @@ import math
 import numpy as np
 import pytest
 
-from load.analysis import METRICS
-from load.plans import PLANS, Plan
 from reports import calibration
+from reports.plans import METRICS, PLANS, Plan
 from reports.stats import max_confidence, mw_rank, ratio_ci
 
 PLAN_METRICS = [pytest.param(plan, metric, id=f"{plan.name}-{metric}") for plan in PLANS.values() for metric in METRICS]

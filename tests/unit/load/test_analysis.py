@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from load import analysis, plans
+from load import analysis
+from reports import plans
 from tests.unit.load.synthetic import ARMS, make_round, two_arm_rounds
 
 

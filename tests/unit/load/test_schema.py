@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.exitcodes import HarnessError
-from load import plans
 from load.experiment import EXPERIMENTS
 from load.runner import RunOptions, assemble
 from load.schema import errors, validate
+from reports import plans
 from tests.unit.load.synthetic import ARMS, two_arm_rounds
 
 

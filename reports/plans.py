@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+METRICS = ("rps", "p95_ms", "p99_ms")  # what the load runner compares between arms
+
 
 @dataclass(frozen=True, slots=True)
 class Noise:
