@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from harness import exitcodes
 from reports.gatespec import GateSpec, GateSpecError, Op
-from reports.metrics import arm_value, format_value, plan_margin, request_names, round_values
+from reports.metrics import arm_value, format_value, plan_margin, plan_mde, request_names, round_values
 from reports.results import Json, RunSet, arm_names
 from reports.stats import ratio_ci
 
@@ -200,6 +200,9 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     )
     if threshold != spec.threshold:
         text += f" (the plan's margin ±{margin:.0%}; {spec.threshold:g} lies inside it)"
+    mde = plan_mde(doc, spec.metric)
+    if mde:
+        text += f"; plan MDE {mde:.0%}"
     if not ok and OPS[spec.op](ci.estimate, threshold):
         text += " (only the point estimate clears it)"
     return [Check(label, "pass" if ok else "fail", text, value=ci.estimate, low=ci.low, high=ci.high)]
@@ -249,7 +252,9 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
             checks.append(Check(arm, "inconclusive", f"ratio not computable: {exc}"))
             continue
         outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
-        change = f"current/baseline {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.1%} CI)"
+        mde = plan_mde(doc, spec.metric)
+        change = (f"current/baseline {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.1%} CI"
+                  + (f", plan MDE {mde:.0%})" if mde else ")"))
         verdict = {
             "pass": "whole CI within",
             "fail": "whole CI beyond",

@@ -208,14 +208,24 @@ _MARGIN_KEYS = {"rps": "rps", "p50": "p95_ms", "p75": "p95_ms", "p90": "p95_ms",
                 "p99": "p99_ms", "p999": "p99_ms"}
 
 
+def _plan_figure(doc: Json, metric: Metric, which: str) -> float:
+    key = _MARGIN_KEYS.get(metric.name)
+    if key is None:
+        return 0.0
+    figures = (doc["config"].get("plan") or {}).get(which)
+    if figures is None:
+        plan = plan_for(bool(doc["config"].get("quick")))
+        figures = plan.margins if which == "margins" else plan.mdes
+    return float(figures.get(key, 0.0))
+
+
 def plan_margin(doc: Json, metric: Metric) -> float:
     """The practical margin of the plan ``doc`` was measured with, for ``metric`` (0: none declared).
 
     Results record their plan (``config.plan``); older results only say whether they were quick."""
-    key = _MARGIN_KEYS.get(metric.name)
-    if key is None:
-        return 0.0
-    margins = (doc["config"].get("plan") or {}).get("margins")
-    if margins is None:
-        margins = plan_for(bool(doc["config"].get("quick"))).margins
-    return float(margins.get(key, 0.0))
+    return _plan_figure(doc, metric, "margins")
+
+
+def plan_mde(doc: Json, metric: Metric) -> float:
+    """The minimum detectable effect of the plan ``doc`` was measured with, for ``metric`` (0: none)."""
+    return _plan_figure(doc, metric, "mdes")
