@@ -503,7 +503,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--latest-dir", type=Path, default=DEFAULT_LATEST,
                    help="refreshed with the report files (default reports/latest)")
     p.add_argument("--no-latest", action="store_true", help="don't touch the latest directory")
-    p.add_argument("--seed", type=int, default=0, help="seed for round order, data and bootstrap (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for round order and data (default 0)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the live rps line every second")
     p.set_defaults(handler=cmd_run)
 

@@ -12,7 +12,7 @@ from harness import exitcodes
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = subparsers.add_parser("load", help="Locust experiments comparing variants side by side",
-                                 description="Interleaved A/B load experiments with bootstrap CIs.",
+                                 description="Interleaved A/B load experiments with exact CIs (docs/reports.md).",
                                  epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = load.add_subparsers(dest="load_command", metavar="ACTION", required=True)
 
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--processes", type=int, default=None,
                      help="Locust processes: >1 runs a local master plus that many workers "
                           "(default: the experiment's own, 2 for middleware and server)")
-    run.add_argument("--seed", type=int, default=0, help="seed for order, data and bootstrap")
+    run.add_argument("--seed", type=int, default=0, help="seed for round order and data")
     run.add_argument("--order", choices=("abba", "random"), default="abba", help="round interleaving")
     run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     run.add_argument("--database-url", help="REFAPP_DATABASE_URL for the servers (postgres backend)")

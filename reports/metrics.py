@@ -3,7 +3,7 @@
 Two families:
 
 * per-round metrics (``rps``, ``p50`` .. ``p999``, resource usage) have one value per measured
-  round; they can be compared with bootstrap ratio CIs and summarised by an aggregate (median);
+  round; they can be compared with exact ratio CIs and summarised by an aggregate (median);
 * pooled metrics (``error_rate``, ``rate_limited_fraction``, counts, ``measured_over_bound``) are
   computed once over all measured rounds of an arm.
 
