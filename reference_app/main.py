@@ -33,6 +33,7 @@ from reference_app.core.security import PasswordHasher, TokenService
 from reference_app.core.telemetry import Metrics, setup_tracing
 from reference_app.models import Base
 from reference_app.services.bootstrap import seed_admin
+from reference_app.services.jobs_celery import create_celery
 from reference_app.services.pricing_client import build_pricing_client
 from reference_app.services.pubsub import Hub
 
@@ -112,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings)
     app.state.tokens = TokenService(settings)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
+    app.state.celery = None
+    if settings.jobs_backend == "celery":
+        app.state.celery = create_celery(settings)
     install_error_handlers(app)
 
     for router in (auth.router, users.router, api_keys.router, items.router, quotes.router, files.router,
