@@ -234,8 +234,14 @@ class Driver:
         result["duration_s"] = duration
         result["locust_cpu_warning"] = bool(getattr(runner, "cpu_warning_emitted", False)
                                             or getattr(runner, "worker_cpu_warning_emitted", False))
-        emit("result", **result)
+        before = dict(counters.COUNTERS)
+        # Locust's test_stop listeners run in stop(): what they count (a profile checking what the round
+        # left behind, e.g. that every job it enqueued finished) belongs to this round's result.
         self.runner.stop()
+        for key, value in counters.COUNTERS.items():
+            if key not in counters.PERSISTENT and value != before.get(key, 0):
+                result["counters"][key] = result["counters"].get(key, 0) + value - before.get(key, 0)
+        emit("result", **result)
         emit("round_done")
 
     def close(self) -> None:
