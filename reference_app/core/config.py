@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     jobs_broker_url: str | None = None
     # Redis transport: an unacknowledged job (its worker killed mid-job) is redelivered after this long.
     jobs_visibility_timeout_s: int = Field(default=3600, ge=1, le=86_400)
+    # Simulated work per job (ms of asyncio.sleep while running): long jobs for experiments and fault tests.
+    jobs_work_ms: int = Field(default=0, ge=0, le=600_000)
 
     # Auth.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

@@ -6,6 +6,7 @@ takes the app's sessionmaker and opens (and closes) its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import UTC, datetime
@@ -70,7 +71,8 @@ async def completions(session: AsyncSession, job_id: str) -> int:
 
 
 async def run_job(
-    maker: async_sessionmaker[AsyncSession], job_id: str, metrics: Metrics | None, request_id: str | None
+    maker: async_sessionmaker[AsyncSession], job_id: str, metrics: Metrics | None, request_id: str | None,
+    work_s: float = 0.0,
 ) -> bool:
     """Run the job once; ``True`` if this call recorded its outcome.
 
@@ -93,6 +95,8 @@ async def run_job(
             owner_id, kind = job.owner_id, job.kind
             job.status = JobStatus.RUNNING.value
             await session.commit()
+            if work_s > 0:
+                await asyncio.sleep(work_s)
             result: dict[str, object] | None = None
             status = JobStatus.FAILED
             try:

@@ -37,11 +37,17 @@ def create_celery(settings: Settings) -> Celery:
         result_expires=3600,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # Task events: what Flower shows (over Redis; the SQLAlchemy transport has no cross-process fanout).
+        worker_send_task_events=True,
+        task_send_sent_event=True,
     )
     if not broker.startswith("sqla+"):
         # Redis: an unacknowledged job is redelivered after this. (The SQLAlchemy transport hands every
         # transport option to create_engine, so it gets none; it polls an empty queue once a second.)
-        app.conf.broker_transport_options = {"visibility_timeout": settings.jobs_visibility_timeout_s}
+        # kombu scans for such jobs only every interval x throttle (100 s by default): once per interval here.
+        timeout = settings.jobs_visibility_timeout_s
+        app.conf.broker_transport_options = {
+            "visibility_timeout": timeout, "unacked_restore_interval": min(10, timeout), "unacked_restore_throttle": 1}
 
     # shared=False: the task belongs to this app only (a shared task would join every app made later).
     @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, shared=False)  # type: ignore[untyped-decorator]  # Celery ships no types
@@ -55,7 +61,7 @@ async def _run(settings: Settings, job_id: str, request_id: str | None) -> bool:
     # An engine per task: asyncio.run gives every task its own loop, and connections are bound to one.
     engine = build_engine(settings)
     try:
-        return await jobs.run_job(build_sessionmaker(engine), job_id, None, request_id)
+        return await jobs.run_job(build_sessionmaker(engine), job_id, None, request_id, settings.jobs_work_ms / 1000)
     finally:
         await engine.dispose()
 

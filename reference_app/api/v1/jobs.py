@@ -37,7 +37,8 @@ async def create_job(
     else:
         # The app's sessionmaker, not `session`: that one is closed before background tasks run.
         maker = request.app.state.sessionmaker
-        background.add_task(service.run_job, maker, job.id, metrics, request_id_var.get())
+        background.add_task(service.run_job, maker, job.id, metrics, request_id_var.get(),
+                            request.app.state.settings.jobs_work_ms / 1000)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return JobAccepted.model_validate(job)
 
