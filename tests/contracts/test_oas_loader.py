@@ -16,6 +16,7 @@ from tests.contracts.openapi_docs import doc, item_schema, ok, op, response_doc
 
 Serve = Callable[[dict[str, str]], str]
 DOCUMENT = response_doc(item_schema())
+GET_200 = "/get/responses/200"
 
 
 def test_json_file(tmp_path: Path) -> None:
@@ -117,11 +118,11 @@ def test_percent_encoded_ref_is_valid_and_resolves(tmp_path: Path) -> None:
 
     item_id = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     document = doc({"/items/{item_id}": {"get": op(params=[item_id], responses=ok(item_schema()))},
-                    "/other": {"get": op(responses={"200": {"$ref": "#/paths/~1items~1%7Bitem_id%7D/get/responses/200"}})}})
+                    "/other": {"get": op(responses={"200": {"$ref": f"#/paths/~1items~1%7Bitem_id%7D{GET_200}"}})}})
     path = tmp_path / "openapi.json"
     path.write_text(json.dumps(document))
     loaded = load_document(path)
-    assert Resolver(loaded).target("#/paths/~1items~1%7Bitem_id%7D/get/responses/200") == ok(item_schema())["200"]
+    assert Resolver(loaded).target(f"#/paths/~1items~1%7Bitem_id%7D{GET_200}") == ok(item_schema())["200"]
     schemas = {"A B": item_schema()}  # not a valid component name, but a valid pointer target
     assert Resolver({"components": {"schemas": schemas}}).target("#/components/schemas/A%20B") == item_schema()
     # "%25" is a literal percent sign, decoded once: the key is "50%", not "50" followed by garbage.

@@ -21,6 +21,7 @@ from harness import exitcodes, mainjob
 from harness.cli import main
 from harness.exitcodes import HarnessError
 from harness.mainjob_backend import asyncpg_url, backend_urls
+from harness.progress import RoundStatus, live_line
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # `tests.utils` lives in the repository, not in the installed package
@@ -85,7 +86,8 @@ class StubRunner:
     def measure(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
         self.calls.append((name, options))
         progress(f"[{name}] stub round 1/1 done")
-        progress(f"[{name}] stub:  1.0s live     123 rps")
+        status = RoundStatus(name, "stub", "round 1/1", 1.0, 123.0)
+        progress(live_line(f"[{name}] stub:  1.0s live     123 rps", status))
         if name in self.fail:
             raise self.fail[name]
         doc = self.docs[name]() if name in self.docs else healthy(name)
