@@ -56,6 +56,9 @@ def test_report_table_renders_the_arms_and_the_verdict() -> None:
     from tests.utils.results_factory import make_results
 
     doc = make_results()
+    for summary in doc["summary"].values():  # fields the runner adds and the reports factory leaves out
+        summary.setdefault("generator_cpu_percent_max", 40.0)
+        summary.setdefault("server_cpu_percent_median", 60.0)
     console = Console(file=_io.StringIO(), width=160, color_system=None)
     console.print(report_table(doc))
     rendered = console.file.getvalue()  # type: ignore[attr-defined]
