@@ -116,6 +116,7 @@ class Reporter:
         self.console = Console(file=self.stream, force_terminal=True if self.mode == "live" else None,
                                highlight=False, soft_wrap=self.mode != "live")
         self._live: Live | None = None
+        self._spinner = Spinner("dots", text=Text(title, style="bold"))  # one instance, so it turns
 
     @property
     def wants_live_lines(self) -> bool:
@@ -162,7 +163,7 @@ class Reporter:
         if self.estimate_s is None:
             return "?"
         remaining = self.estimate_s - self.elapsed()
-        return f"~{_clock(remaining)}" if remaining > 0 else "any moment (past the estimate)"
+        return f"~{_clock(remaining)}" if remaining > 0 else f"past the estimate of {_clock(self.estimate_s)}"
 
     def render(self) -> RenderableType:
         grid = Table.grid(padding=(0, 2))
@@ -179,8 +180,7 @@ class Reporter:
         grid.add_row("elapsed", f"{_clock(self.elapsed())}   left {self.left()}")
         if self.last:
             grid.add_row("last", Text(self.last, overflow="ellipsis", no_wrap=True))
-        header = Spinner("dots", text=Text(self.title, style="bold"))
-        return Group(header, grid)
+        return Group(self._spinner, grid)
 
     def _refresh(self) -> None:
         if self._live is not None:

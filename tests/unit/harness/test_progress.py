@@ -95,7 +95,7 @@ def test_live_mode_verbose_also_scrolls_the_rps_lines() -> None:
 
 def test_time_left_past_the_estimate_says_so() -> None:
     rep = Reporter("t", stream=io.StringIO(), environ={}, estimate_s=0.0)
-    assert rep.left() == "any moment (past the estimate)"
+    assert rep.left() == "past the estimate of 0:00"
     assert Reporter("t", stream=io.StringIO(), environ={}).left() == "?"
 
 
