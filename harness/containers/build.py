@@ -42,9 +42,9 @@ def check_honest_tag(spec: ImageSpec) -> None:
     if (versioned is None or versioned.group(1) == major) and tag != "latest":
         return
     raise HarnessError(
-        f"cannot build {spec.resolved} locally: the local build holds Debian bookworm's {_CONTENT[spec.role]} "
-        f"(major version {major}). Pull the official image where a registry answers "
-        f"(`harness containers prepare --pull`), or set {_ENV[spec.role]}={spec.requested.rsplit(':', 1)[0]}:{major}",
+        f"cannot build {spec.resolved} locally: a local build holds {_CONTENT[spec.role]} (major version {major}). "
+        f"Where a registry answers, `harness containers prepare` pulls the official image instead; "
+        f"here, set {_ENV[spec.role]}={spec.requested.rsplit(':', 1)[0]}:{major}",
         USAGE)
 
 

@@ -28,7 +28,7 @@ def test_a_tag_that_names_what_is_inside_is_built(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["postgres:16", "postgres:latest", "postgres", "reg.example.org/postgres:17"])
 def test_a_tag_naming_another_version_is_refused(name: str) -> None:
-    with pytest.raises(HarnessError, match="holds Debian bookworm's Debian bookworm postgresql-15|major version 15") as info:
+    with pytest.raises(HarnessError, match=r"holds Debian bookworm postgresql-15 \(major version 15\)") as info:
         build.check_honest_tag(ImageSpec("postgres", name, ""))
     assert info.value.exit_code == USAGE
     assert "HARNESS_POSTGRES_IMAGE=" in str(info.value)
