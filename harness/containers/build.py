@@ -10,9 +10,8 @@ and from which packages.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 from harness.containers.dockerops import run_docker
 from harness.containers.engine import Progress

@@ -3,8 +3,8 @@
 The defaults are the official ``postgres:15`` / ``redis:7`` names, so a laptop with Docker
 Desktop pulls the real images and the harness builds nothing. They are also what an air-gapped
 machine can build honestly: Debian bookworm ships PostgreSQL 15 and Redis 7.0, and a local build
-carries the name of what it contains (``harness.containers.build`` refuses ``postgres:16``). ``HARNESS_POSTGRES_IMAGE`` /
-``HARNESS_REDIS_IMAGE`` override them. ``TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`` is applied
+carries the name of what it contains (``harness.containers.build`` refuses ``postgres:16``).
+``HARNESS_POSTGRES_IMAGE`` / ``HARNESS_REDIS_IMAGE`` override them. ``TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`` is applied
 exactly as testcontainers-python 4.x applies it (``DockerContainer.__init__`` does
 ``prefix + image``, plain concatenation, read once when testcontainers is imported), so an
 image the harness builds locally is tagged with the very name testcontainers will ask for.

@@ -3,8 +3,9 @@
 Per image: already there under the requested name → done (a warm run costs seconds); else
 ``docker pull`` with a short deadline; else build it locally (debootstrap base, once, shared by
 both images). With ``pull=True`` (``--pull``) a local build already there is not the end: the
-official image is pulled over it once a registry answers, and the local build is removed. Ryuk is checked (and pulled where a registry answers) to decide whether the test
-run must disable it; see ``harness.containers.runenv``.
+official image is pulled over it once a registry answers, and the local build is removed.
+Ryuk is checked (and pulled where a registry answers) to decide whether the test run must disable it;
+see ``harness.containers.runenv``.
 """
 
 from __future__ import annotations
