@@ -9,7 +9,8 @@ such a callable. What it does with a line depends on where the output goes:
 * **live** (a terminal, or ``FORCE_COLOR`` set, as pytest reads them): a rich live panel shows the
   experiment, arm, round, live rps, elapsed and estimated time left, and the other lines scroll
   above it. The per-second rps lines only update the panel (``--verbose`` prints them as well);
-* **quiet** (``--quiet``): no progress at all, only what the command prints at the end.
+* **quiet** (``--quiet``): no progress at all; the closing summary and verdict still print, as
+  ``pytest -q`` keeps its summary.
 
 The runner marks its per-second lines with ``live_line`` (a ``str`` that also carries the numbers),
 so nothing parses text; a line starting with ``== `` is a heading (the main job's phases).
@@ -223,5 +224,5 @@ class Reporter:
 def add_verbosity(parser: Any, *, verbose_help: str = "also print the live rps line every second") -> None:
     """``-q/--quiet`` and ``-v/--verbose``, the same on every long-running sub-command."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress output; only the result")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress output; only the summary and result")
     group.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
