@@ -24,14 +24,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.markdown import Markdown
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich (with markdown-it) costs a few hundred ms to import: only when a Reporter is made
+    from rich.console import RenderableType
+    from rich.live import Live
+    from rich.table import Table
 
 Mode = Literal["live", "plain", "quiet"]
 HEADING = "== "
@@ -109,6 +107,10 @@ class Reporter:
         self.stream = stream or sys.stdout
         self.mode: Mode = mode or choose_mode(self.stream, quiet=quiet, environ=environ)
         self.title, self.verbose, self.estimate_s, self.timestamps = title, verbose, estimate_s, timestamps
+        from rich.console import Console
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         self.started = time.monotonic()
         self.phase = ""
         self.status: RoundStatus | None = None
@@ -151,6 +153,8 @@ class Reporter:
         print(text, file=self.stream, flush=True)
 
     def _above(self, line: str) -> None:
+        from rich.text import Text
+
         stamp = Text(f"[{self.elapsed():5.0f}s] ", style="dim") if self.timestamps else Text()
         style = "bold" if line.strip().startswith(HEADING) else None
         self.console.print(stamp + Text(line, style=style or ""))
@@ -167,6 +171,10 @@ class Reporter:
         return f"~{_clock(remaining)}" if remaining > 0 else f"past the estimate of {_clock(self.estimate_s)}"
 
     def render(self) -> RenderableType:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold cyan", no_wrap=True)
         grid.add_column()
@@ -190,6 +198,8 @@ class Reporter:
     def __enter__(self) -> Reporter:
         self.started = time.monotonic()
         if self.mode == "live":
+            from rich.live import Live
+
             self._live = Live(self.render(), console=self.console, refresh_per_second=4, transient=True,
                               get_renderable=self.render)
             self._live.start()
@@ -205,6 +215,8 @@ class Reporter:
     def summary(self, markdown: str) -> None:
         """The closing summary: rendered (tables as tables) on a terminal, the Markdown text otherwise."""
         if self.mode == "live":
+            from rich.markdown import Markdown
+
             self.console.print(Markdown(markdown))
         else:
             print("\n" + markdown, file=self.stream, flush=True)
