@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from harness import exitcodes
 
@@ -46,12 +48,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DISTRIBUTION = "fastapi-harness"
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def extra_providing(module: str) -> str | None:
+    """The optional extra of this package that installs ``module`` (a top-level import name), if any.
+
+    Read from the installed metadata, so it follows pyproject.toml; an import name is compared with
+    the distribution name normalised the usual way (``jsonschema-rs`` -> ``jsonschema_rs``).
+    """
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return None
+    wanted = module.split(".")[0].lower()
+    for requirement in requirements:
+        name = re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("-", "_").replace(".", "_")
+        extra = _EXTRA_MARKER.search(requirement)
+        if name == wanted and extra is not None:
+            return extra.group(1)
+    return None
+
+
+def missing_module_message(exc: ModuleNotFoundError, command: str) -> str:
+    """One line for a command that needs a package which isn't installed: which one, and what to install."""
+    module = exc.name or "?"
+    extra = extra_providing(module)
+    if extra is not None:
+        return (f"harness {command}: needs the optional extra '{extra}' ({module} is not installed); "
+                f"install it with: pip install '{DISTRIBUTION}[{extra}]'")
+    return f"harness {command}: the Python package {module!r} is not installed ({exc})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except ModuleNotFoundError as exc:  # an optional extra is missing: one line, not a traceback
+        print(missing_module_message(exc, args.command), file=sys.stderr)
+        return exitcodes.USAGE
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED

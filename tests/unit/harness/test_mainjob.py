@@ -21,6 +21,7 @@ from harness import exitcodes, mainjob
 from harness.cli import main
 from harness.exitcodes import HarnessError
 from harness.mainjob_backend import asyncpg_url, backend_urls
+from harness.progress import RoundStatus, live_line
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # `tests.utils` lives in the repository, not in the installed package
@@ -85,7 +86,8 @@ class StubRunner:
     def measure(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
         self.calls.append((name, options))
         progress(f"[{name}] stub round 1/1 done")
-        progress(f"[{name}] stub:  1.0s live     123 rps")
+        status = RoundStatus(name, "stub", "round 1/1", 1.0, 123.0)
+        progress(live_line(f"[{name}] stub:  1.0s live     123 rps", status))
         if name in self.fail:
             raise self.fail[name]
         doc = self.docs[name]() if name in self.docs else healthy(name)
@@ -469,3 +471,31 @@ def test_held_benchmarks_wait_for_the_go_and_a_stop_runs_none(tmp_path: Path) ->
     assert code == 0
     assert path is not None
     assert len(json.loads(path.read_text(encoding="utf-8"))["benchmarks"]) >= 6
+
+
+def test_quiet_prints_no_progress_only_the_summary_and_verdict(job: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, out = job("--only", "io", "--quiet", capsys=capsys)
+    assert code == exitcodes.OK, out
+    assert "[1/1] io" not in out
+    assert "s] " not in out  # no timestamped progress line at all
+    assert "### Main job" in out  # the closing summary stays, as pytest -q keeps its summary
+    assert out.splitlines()[-1].startswith("harness run: pass")
+
+
+def test_force_color_shows_the_live_panel_and_renders_the_summary(job: Any, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    code, _, out = job("--only", "io", capsys=capsys)
+    assert code == exitcodes.OK, out
+    assert "\x1b[" in out  # rich wrote to a "terminal"
+    assert "### Main job" not in out  # Markdown rendered, not dumped
+    assert "Main job" in out
+    assert out.splitlines()[-1].startswith("harness run: pass")
+
+
+def test_verbose_and_quiet_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--quiet", "--verbose"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
