@@ -28,6 +28,7 @@ from reference_app.core.middleware import (
     SelectiveGZipMiddleware,
     ServerTimingMiddleware,
 )
+from reference_app.core.principals import PrincipalCache
 from reference_app.core.ratelimit import RateLimiter
 from reference_app.core.security import PasswordHasher, TokenService
 from reference_app.core.telemetry import Metrics, setup_tracing
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Built here, not in the lifespan: their cost (argon2 dummy hash) should not be paid per request.
     app.state.hasher = PasswordHasher(settings)
     app.state.tokens = TokenService(settings)
+    app.state.principals = PrincipalCache(settings.principal_cache_ttl_s)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
     install_error_handlers(app)
 

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     seed_admin_password: SecretStr | None = None
     # Service clients for the client-credentials flow, "client_id:secret:scope1 scope2" separated by commas.
     service_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a verified credential's principal is remembered (core/principals.py). Role changes,
+    # deactivation and key revocation drop it at once in their own process; other worker processes
+    # see them within this many seconds. 0: no cache, every request asks the database.
+    principal_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
 
     # Cache.
     cache_ttl_s: int = Field(default=60, ge=1, le=86_400)
