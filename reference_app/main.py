@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from reference_app import __version__
 from reference_app.api import health, metrics
@@ -134,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(AccessLogMiddleware, log_enabled=settings.access_log, metrics=app.state.metrics)
         app.add_middleware(ServerTimingMiddleware)
         app.add_middleware(CorrelationIdMiddleware)
+    if settings.trusted_proxies:
+        # Outside the access log and the limiter, so both see the client the proxy reports.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

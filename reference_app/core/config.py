@@ -6,6 +6,7 @@ Every backend is chosen here so that tests and the harness can build the app the
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal, Self
@@ -80,7 +81,8 @@ class Settings(BaseSettings):
     signup_limit: str = "20/hour"
     reset_limit: str = "5/hour"
     lab_limit: str = "50/second"
-    # Peers whose X-Forwarded-For is believed; everyone else is keyed by the socket address.
+    # Peers (addresses or networks) whose X-Forwarded-For/-Proto are believed, through uvicorn's
+    # ProxyHeadersMiddleware: rate limits, the access log and request.client see the real client.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # HTTP surface.
@@ -133,6 +135,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        # uvicorn's ProxyHeadersMiddleware would take a typo for a literal host name that never
+        # matches, silently; here it is refused at start-up. Networks are normalized (10.1.2.3/8 ->
+        # 10.0.0.0/8) because uvicorn parses them strictly.
+        return [str(ipaddress.ip_network(p, strict=False)) if "/" in p else str(ipaddress.ip_address(p))
+                for p in value]
 
     @field_validator("default_limit", "login_limit", "signup_limit", "reset_limit", "lab_limit")
     @classmethod
