@@ -42,17 +42,20 @@ class UserRef:
     role: str
 
 
-def get_app_settings(request: Request) -> Settings:
+# Every dependency is ``async def``, even these trivial getters: FastAPI runs a plain ``def``
+# dependency in the thread pool, a thread hop per dependency per request (on the cached read, three
+# of them cost more than the rest of the hit).
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_tokens(request: Request) -> TokenService:
+async def get_tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
 
-def get_hasher(request: Request) -> PasswordHasher:
+async def get_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 
@@ -62,7 +65,7 @@ TokensDep = Annotated[TokenService, Depends(get_tokens)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 
 
-def get_principal_cache(request: Request) -> PrincipalCache:
+async def get_principal_cache(request: Request) -> PrincipalCache:
     principals: PrincipalCache = request.app.state.principals
     return principals
 
@@ -117,8 +120,6 @@ async def _principal_from_token(request: Request, principals: PrincipalCache, to
 
 async def get_principal(
     request: Request,
-    tokens: TokensDep,
-    principals: PrincipalCacheDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -127,6 +128,10 @@ async def get_principal(
     No session is opened unless the principal cache misses (core/principals.py says when an entry
     is dropped); a hot read that also hits its own cache touches no database at all.
     """
+    # Read from app state rather than declared as dependencies: every dependency node costs FastAPI
+    # a resolution step on each request, and this one runs on every authenticated request.
+    principals: PrincipalCache = request.app.state.principals
+    tokens: TokenService = request.app.state.tokens
     token = bearer.credentials if bearer is not None else None
     if api_key:
         principal = await _principal_from_key(request, principals, api_key)
