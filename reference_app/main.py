@@ -32,7 +32,7 @@ from reference_app.core.middleware import (
 from reference_app.core.principals import PrincipalCache
 from reference_app.core.ratelimit import RateLimiter
 from reference_app.core.security import PasswordHasher, TokenService
-from reference_app.core.telemetry import Metrics, setup_tracing
+from reference_app.core.telemetry import Metrics, build_tracer_provider, instrument_app, instrument_backends
 from reference_app.models import Base
 from reference_app.services.bootstrap import seed_admin
 from reference_app.services.pricing_client import build_pricing_client
@@ -74,8 +74,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.cache = _build_cache(settings)
     app.state.limiter = RateLimiter(settings)
     app.state.hub = Hub()
-    setup_tracing(app, settings, engine)
-    app.state.pricing = build_pricing_client(settings, app.state.metrics, getattr(app.state, "tracer_provider", None))
+    provider = getattr(app.state, "tracer_provider", None)
+    if provider is not None:
+        instrument_backends(settings, engine, provider)
+    app.state.pricing = build_pricing_client(settings, app.state.metrics, provider)
     if settings.env is Env.TEST and settings.is_sqlite:
         # In-process tests only; every other mode gets its schema from Alembic.
         async with engine.begin() as conn:
@@ -116,6 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principals = PrincipalCache(settings.principal_cache_ttl_s)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
     install_error_handlers(app)
+    provider = build_tracer_provider(settings) if "tracing" in settings.middleware_layers else None
+    if provider is not None:
+        app.state.tracer_provider = provider
+        instrument_app(app, provider)
 
     for router in (auth.router, users.router, api_keys.router, items.router, quotes.router, files.router,
                    jobs.router, lab.router, ws.router):
@@ -130,10 +136,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware, json_limit=settings.max_json_bytes, upload_limit=settings.max_upload_bytes
     )
-    if settings.middleware == "full":
+    # One switch per layer (REFAPP_MIDDLEWARE), so that each layer's cost can be its own A/B arm.
+    layers = settings.middleware_layers
+    if "gzip" in layers:
         app.add_middleware(SelectiveGZipMiddleware, minimum_size=settings.gzip_min_size, skip_paths=DOWNLOAD_PATHS)
-        app.add_middleware(AccessLogMiddleware, log_enabled=settings.access_log, metrics=app.state.metrics)
+    log_requests = "access_log" in layers and settings.access_log
+    request_metrics = app.state.metrics if "metrics" in layers else None
+    if log_requests or request_metrics is not None:
+        app.add_middleware(AccessLogMiddleware, log_enabled=log_requests, metrics=request_metrics)
+    if "timing" in layers:
         app.add_middleware(ServerTimingMiddleware)
+    if "correlation" in layers:
         app.add_middleware(CorrelationIdMiddleware)
     if settings.trusted_proxies:
         # Outside the access log and the limiter, so both see the client the proxy reports.

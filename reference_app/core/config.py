@@ -20,6 +20,9 @@ DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-please-0123456789"  # noqa: 
 MIN_SECRET_BYTES = 32
 
 
+MIDDLEWARE_LAYERS = ("correlation", "timing", "access_log", "metrics", "gzip", "tracing")
+
+
 class Env(StrEnum):
     DEV = "dev"
     TEST = "test"
@@ -88,7 +91,9 @@ class Settings(BaseSettings):
     # HTTP surface.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
-    middleware: Literal["full", "bare"] = "full"
+    # "full", "bare", or a comma-separated subset of MIDDLEWARE_LAYERS (one arm per layer in the
+    # middleware_layers load experiment). Tracing also needs REFAPP_OTEL_EXPORTER.
+    middleware: str = "full"
     access_log: bool = True
     gzip_min_size: int = Field(default=1024, ge=0)
     max_json_bytes: int = Field(default=1_048_576, ge=1024)
@@ -104,7 +109,8 @@ class Settings(BaseSettings):
 
     # Observability.
     log_level: str = "INFO"
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    # "discard": traced and sampled, spans dropped (measures tracing's own cost without a collector).
+    otel_exporter: Literal["none", "console", "otlp", "discard"] = "none"
     otel_endpoint: str | None = None
     otel_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     metrics_enabled: bool = True
@@ -136,6 +142,19 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("middleware")
+    @classmethod
+    def _valid_middleware(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in ("full", "bare"):
+            return value
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(MIDDLEWARE_LAYERS))
+        if unknown or not names:
+            raise ValueError(f"middleware: 'full', 'bare' or a comma-separated subset of "
+                             f"{', '.join(MIDDLEWARE_LAYERS)}; unknown: {', '.join(unknown) or '(empty)'}")
+        return ",".join(n for n in MIDDLEWARE_LAYERS if n in names)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: list[str]) -> list[str]:
@@ -156,6 +175,14 @@ class Settings(BaseSettings):
         if self.cors_allow_credentials and "*" in self.cors_origins:
             raise ValueError("CORS: a '*' origin together with credentials is refused (browsers would leak cookies)")
         return self
+
+    @property
+    def middleware_layers(self) -> frozenset[str]:
+        if self.middleware == "full":
+            return frozenset(MIDDLEWARE_LAYERS)
+        if self.middleware == "bare":
+            return frozenset()
+        return frozenset(self.middleware.split(","))
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from reference_app.core.config import Settings
@@ -47,21 +48,33 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
 
-def setup_tracing(app: FastAPI, settings: Settings, engine: AsyncEngine) -> None:
-    """Instrument FastAPI, SQLAlchemy and Redis with the configured exporter (no-op for ``none``)."""
+def build_tracer_provider(settings: Settings) -> TracerProvider | None:
+    """The configured exporter behind a sampled, batching provider; None for ``none``.
+
+    ``discard`` instruments and samples like a real exporter but drops the spans: it measures
+    tracing's in-process cost (the middleware experiment's ``tracing`` arm) without a collector.
+    """
     if settings.otel_exporter == "none":
-        return
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        return None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SpanExporter,
+        SpanExportResult,
+    )
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    class DiscardingExporter(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
 
     exporter: SpanExporter
     if settings.otel_exporter == "console":
         exporter = ConsoleSpanExporter()
+    elif settings.otel_exporter == "discard":
+        exporter = DiscardingExporter()
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -71,8 +84,23 @@ def setup_tracing(app: FastAPI, settings: Settings, engine: AsyncEngine) -> None
         sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio)),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    app.state.tracer_provider = provider
+    return provider
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
+    """HTTP spans. Called from ``create_app``: FastAPIInstrumentor wraps ``build_middleware_stack``,
+    which Starlette calls once, on the first ASGI call (the lifespan); instrumented inside the
+    lifespan, as it was, the stack was already built and no request was ever traced."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="health/live,metrics")
+
+
+def instrument_backends(settings: Settings, engine: AsyncEngine, provider: TracerProvider) -> None:
+    """Database and Redis spans, once the engine exists (in the lifespan)."""
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
     SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
     if settings.redis_url:
         RedisInstrumentor().instrument(tracer_provider=provider)

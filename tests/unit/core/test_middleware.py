@@ -196,6 +196,64 @@ async def test_bare_mode_has_no_observability_middleware(
         assert too_big.status_code == 413  # the size cap is not optional
 
 
+# ---- one layer at a time (the middleware_layers experiment's arms) ---------------------------------
+
+
+def _layer_stack(app: Any) -> list[str]:
+    return [m.cls.__name__ for m in app.user_middleware]
+
+
+@pytest.mark.parametrize(("layer", "header", "stack"), [
+    ("correlation", "x-request-id", ["CorrelationIdMiddleware"]),
+    ("timing", "server-timing", ["ServerTimingMiddleware"]),
+    ("gzip", "content-encoding", ["SelectiveGZipMiddleware"]),
+    ("access_log", None, ["AccessLogMiddleware"]),
+    ("metrics", None, ["AccessLogMiddleware"]),
+])
+async def test_each_layer_alone(
+    make_settings: Settings, client_for: Callable[..., Any], layer: str, header: str | None, stack: list[str]
+) -> None:
+    app = create_app(make_settings(middleware=layer, access_log=True))
+    assert _layer_stack(app) == [*stack, "BodySizeLimitMiddleware"]
+    async with client_for(app) as c:
+        r = await c.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        present = {"x-request-id", "server-timing", "content-encoding"} & set(r.headers)
+        assert present == ({header} if header else set())
+        observed = sum(sample.value for metric in app.state.metrics.registry.collect()
+                       for sample in metric.samples if sample.name == "http_requests_total")
+        assert observed == (1 if layer == "metrics" else 0)
+
+
+def test_full_is_every_layer_and_names_are_checked(make_settings: Settings) -> None:
+    from reference_app.core.config import MIDDLEWARE_LAYERS
+
+    assert make_settings(middleware="full").middleware_layers == frozenset(MIDDLEWARE_LAYERS)
+    assert make_settings(middleware=" Timing, correlation ").middleware == "correlation,timing"
+    for bad in ("timing,cors", "", ","):
+        with pytest.raises(ValueError, match="middleware"):
+            make_settings(middleware=bad)
+
+
+async def test_tracing_traces_requests(
+    make_settings: Settings, client_for: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Instrumented in create_app: in the lifespan the middleware stack was already built, and no
+    request was ever traced (the spans below were missing)."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="console", otel_sample_ratio=1.0))
+    try:
+        async with client_for(app) as c:
+            assert (await c.get("/api/v1/lab/hello")).status_code == 200
+            app.state.tracer_provider.force_flush()
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    out = capsys.readouterr().out
+    assert '"http.route": "/api/v1/lab/hello"' in out
+
+
 # ---- CORS --------------------------------------------------------------------------------------------
 
 
