@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from reference_app.core.config import Settings
 from reference_app.core.db import SessionDep, open_session
 from reference_app.core.deps import CurrentUser, CurrentUserRef, SettingsDep, principal_limit
 from reference_app.core.errors import PreconditionRequired, Unprocessable, problem_responses
@@ -106,12 +107,12 @@ async def read_item(item_id: ItemId, user: CurrentUser, session: SessionDep, res
         **problem_responses(401, 403, 404, 422, 429),
     },
 )
-async def read_item_cached(
-    request: Request, item_id: ItemId, user: CurrentUserRef, settings: SettingsDep, response: Response
-) -> Response:
+async def read_item_cached(request: Request, item_id: ItemId, user: CurrentUserRef, response: Response) -> Response:
     # The hot path: the principal comes from its cache, the body from this one, and the stored bytes
     # go out as they are (a returned Response skips FastAPI's response-model validation). No session
-    # is opened unless the item must be read from the database.
+    # is opened unless the item must be read from the database. Settings come from app state rather
+    # than SettingsDep: each dependency node is a resolution step on every request.
+    settings: Settings = request.app.state.settings
     entry, hit = await item_service.read_cached(
         lambda: open_session(request), request.app.state.cache, settings.cache_key_prefix, settings.cache_ttl_s,
         user.id, item_id,
