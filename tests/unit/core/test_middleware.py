@@ -239,7 +239,7 @@ async def test_tracing_traces_requests(
     make_settings: Settings, client_for: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Instrumented in create_app: in the lifespan the middleware stack was already built, and no
-    request was ever traced (the spans below were missing)."""
+    request was ever traced (the spans below were missing). Spans are named by route template."""
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     app = create_app(make_settings(middleware="tracing", otel_exporter="console", otel_sample_ratio=1.0))
@@ -252,6 +252,39 @@ async def test_tracing_traces_requests(
         app.state.tracer_provider.shutdown()
     out = capsys.readouterr().out
     assert '"http.route": "/api/v1/lab/hello"' in out
+    assert '"name": "GET /api/v1/lab/hello"' in out
+
+
+@pytest.mark.parametrize(("ratio", "traceparent", "traced"), [
+    (0.0, None, False),  # not picked: no span at all, not even an unsampled one
+    (1.0, None, True),
+    (0.0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),  # a sampled parent decides
+    (1.0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", False),  # so does an unsampled one
+])
+async def test_edge_sampling(
+    make_settings: Settings, client_for: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+    ratio: float, traceparent: str | None, traced: bool,
+) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="discard", otel_sample_ratio=ratio))
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        async with client_for(app) as c:
+            headers = {"traceparent": traceparent} if traceparent else {}
+            assert (await c.get("/api/v1/lab/hello", headers=headers)).status_code == 200
+            user = await c.post("/api/v1/users", json={"email": "edge@example.com", "password": "password-123456"})
+            assert user.status_code == 201
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    names = [span.name for span in spans.get_finished_spans()]
+    assert ("GET /api/v1/lab/hello" in names) is traced
+    if ratio == 0.0 and not traceparent:
+        assert names == []  # the registration's database statements were not traced either
 
 
 # ---- CORS --------------------------------------------------------------------------------------------
