@@ -44,11 +44,20 @@ class Metrics:
         self.ws_connections = Gauge(
             "websocket_connections", "Open websocket connections.", registry=self.registry
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.jobs = Counter("background_jobs_total", "Background jobs by outcome.", ["outcome"], registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled children are looked up once per (method, route, status): ``labels()`` takes a
+        # lock and builds a key tuple on every call, a per-request cost on the hottest path there is.
+        # Routes are templates and statuses a small set, so the dict stays as bounded as the metric.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def build_tracer_provider(settings: Settings) -> TracerProvider | None:
