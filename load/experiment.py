@@ -64,6 +64,11 @@ def profile_names() -> list[str]:
 
 
 _BARE_HEADERS = {"HARNESS_REQUIRE_HEADERS": ""}  # no correlation middleware, no X-Request-ID
+#: What the observability layers do in production, where the runner's quiet defaults would switch
+#: them off: access lines written (INFO), traces sampled at the default ratio (spans dropped, not
+#: sent: the cost measured is the app's, not a collector's).
+_PRODUCTION_OBSERVABILITY = {"REFAPP_ACCESS_LOG": "true", "REFAPP_LOG_LEVEL": "INFO",
+                             "REFAPP_OTEL_EXPORTER": "discard"}
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -77,10 +82,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             # so the experiment can show up to 5x; at 100 users the async ceiling (500) capped it at 2.5x.
             users=200, io_ms=200),
         Experiment(
-            "cache", "GET /items/{id} from the database vs the read-through cache",
+            "cache", "GET /items/{id} from the database vs the read-through cache, and /lab/hello as the ceiling",
             (Arm("uncached", "cache", "GET /items/{id} (database)", {"HARNESS_ARM": "uncached"}),
-             Arm("cached", "cache", "GET /items/{id}/cached", {"HARNESS_ARM": "cached"})),
-            users=20, seed_items=100, app_env={"REFAPP_CACHE_TTL_S": "3600"},
+             Arm("cached", "cache", "GET /items/{id}/cached", {"HARNESS_ARM": "cached"}),
+             # The cheapest request the app serves, on the same server: how close a hit comes to it.
+             Arm("hello", "hello", "GET /lab/hello (no auth, no cache, no database)")),
+            users=20, seed_items=100, app_env={"REFAPP_CACHE_TTL_S": "3600"}, aa_arm="cached",
             checks=("checks_failed", "cache_mismatches", "cache_hit", "cache_miss")),
         Experiment(
             "ratelimit", "rate-limited op vs its unlimited twin at a known offered load above the limit",
@@ -91,10 +98,22 @@ EXPERIMENTS: dict[str, Experiment] = {
             app_env={"REFAPP_RATE_LIMIT_ENABLED": "true", "REFAPP_LAB_LIMIT": "50/second"},
             checks=("checks_failed", "rate_limited")),
         Experiment(
-            "middleware", "middleware stack overhead on /lab/hello: REFAPP_MIDDLEWARE=bare vs full",
+            "middleware", "middleware stack overhead on /lab/hello: REFAPP_MIDDLEWARE=bare vs full "
+            "(every layer as production runs it: access log written, traces sampled at the default ratio)",
             (Arm("bare", "hello", "REFAPP_MIDDLEWARE=bare", _BARE_HEADERS, {"REFAPP_MIDDLEWARE": "bare"}),
-             Arm("full", "hello", "REFAPP_MIDDLEWARE=full", {}, {"REFAPP_MIDDLEWARE": "full"})),
+             Arm("full", "hello", "REFAPP_MIDDLEWARE=full, access log on, tracing sampled", {},
+                 {"REFAPP_MIDDLEWARE": "full", **_PRODUCTION_OBSERVABILITY})),
             users=20, generator_processes=2),
+        Experiment(
+            "middleware_layers", "each middleware layer alone on /lab/hello, against bare and the full stack",
+            (Arm("bare", "hello", "REFAPP_MIDDLEWARE=bare", _BARE_HEADERS, {"REFAPP_MIDDLEWARE": "bare"}),
+             *(Arm(layer, "hello", f"REFAPP_MIDDLEWARE={layer}",
+                   {} if layer == "correlation" else _BARE_HEADERS,
+                   {"REFAPP_MIDDLEWARE": layer, **_PRODUCTION_OBSERVABILITY})
+               for layer in ("correlation", "timing", "access_log", "metrics", "gzip", "tracing")),
+             Arm("full", "hello", "REFAPP_MIDDLEWARE=full, access log on, tracing sampled", {},
+                 {"REFAPP_MIDDLEWARE": "full", **_PRODUCTION_OBSERVABILITY})),
+            users=20, generator_processes=2, aa_arm="full"),
         Experiment(
             "server", "uvicorn with 1 worker vs gunicorn (uvicorn workers) with 2 on /lab/hello",
             (Arm("uvicorn_1", "hello", "uvicorn, 1 worker", server="uvicorn", workers=1),

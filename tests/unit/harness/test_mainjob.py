@@ -53,7 +53,8 @@ def healthy(profile: str, *, seed: int = 1, valid: bool = True) -> dict[str, Any
     arms: dict[str, dict[str, Arm]] = {
         "io": {"io_sync": Arm(rps=190, p50_ms=210, noise=0.03, bound_rps=200, bound_kind="thread_pool"),
                "io_async": Arm(rps=850, p50_ms=205, noise=0.03, bound_rps=1000)},
-        "cache": {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=520, noise=0.04)},
+        "cache": {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=900, noise=0.04),
+                  "hello": Arm(rps=1500, noise=0.04)},
         "ratelimit": {"unlimited": Arm(rps=200, noise=0.02),
                       "limited": Arm(rps=198, noise=0.02, rate_limited_fraction=0.75, bound_rps=50,
                                      bound_kind="rate_limit")},
@@ -388,6 +389,12 @@ def test_default_gates_pass_a_healthy_matrix(job: Any) -> None:
     ("ratelimit", {"unlimited": Arm(rps=200, noise=0.02),
                    "limited": Arm(rps=200, noise=0.02, rate_limited_fraction=0.0, bound_rps=50,
                                   bound_kind="rate_limit")}),
+    # the cache hit went back to the database: no faster than a miss
+    ("cache", {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=390, noise=0.04),
+               "hello": Arm(rps=1500, noise=0.04)}),
+    # a hit paying a thread hop per dependency: far from the cheapest request
+    ("cache", {"uncached": Arm(rps=100, noise=0.04), "cached": Arm(rps=250, noise=0.04),
+               "hello": Arm(rps=1500, noise=0.04)}),
     # 5% of requests fail
     ("server", {"uvicorn_1": Arm(rps=800, noise=0.04), "gunicorn_2": Arm(rps=800, noise=0.04, error_rate=0.05)}),
 ])
