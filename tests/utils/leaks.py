@@ -85,7 +85,9 @@ def snapshot() -> Snapshot:
 def leaks(before: Snapshot, grace_s: float | None = None) -> list[str]:
     """What exists now that did not in ``before`` and does not go away within ``grace_s``."""
     deadline = time.monotonic() + (GRACE_S if grace_s is None else grace_s)
-    new_threads = [t for t in threading.enumerate() if t not in before.threads and t is not threading.current_thread()]
+    new_threads = [t for t in threading.enumerate()
+                   if t not in before.threads and t is not threading.current_thread()
+                   and not _pooled_by_an_older_loop(t, before)]
     for thread in new_threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
     found = [f"thread {t.name!r} (daemon={t.daemon}, target={getattr(t, '_target', None)!r})"
@@ -99,6 +101,21 @@ def leaks(before: Snapshot, grace_s: float | None = None) -> list[str]:
     if new_sockets:  # the rare path: only now read the system-wide TCP tables
         found += [f"listening socket, {where}" for where in _listening(set(new_sockets))]
     return found
+
+
+def _pooled_by_an_older_loop(thread: threading.Thread, before: Snapshot) -> bool:
+    """An AnyIO worker of an event loop that ran in a thread already there before the test.
+
+    Such a loop (schemathesis' in-process transport keeps one for the whole process) owns a worker
+    pool that grows on demand and retires idle workers on its own schedule: a worker it adds
+    during a test belongs to the loop, not to the test. A worker of a loop the test started is
+    still checked, as is the loop's own thread.
+    """
+    loop = getattr(thread, "loop", None)  # anyio's WorkerThread keeps the loop that owns it
+    if type(thread).__name__ != "WorkerThread" or loop is None or loop.is_closed():
+        return False
+    loop_thread = getattr(loop, "_thread_id", None)  # asyncio: the ident of the thread running it
+    return any(t.ident == loop_thread for t in before.threads if t.is_alive())
 
 
 def _cmdline(pid: int) -> str:
