@@ -44,12 +44,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--contract", type=Path, default=CONTRACT, help="the OpenAPI document under test")
     parser.add_argument("--config", type=Path, default=CONFIG, help="schemathesis.toml to start from")
-    parser.add_argument("--max-time", type=int, default=None, metavar="SECONDS",
-                        help="time budget for the whole run (default: the example budget decides)")
+    parser.add_argument(
+        "--max-time",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="time budget for the whole run (default: the example budget decides)",
+    )
     parser.add_argument("--max-examples", type=int, default=None, metavar="N", help="examples per operation")
     parser.add_argument("--seed", type=int, default=None, help="override the configured seed")
-    parser.add_argument("--phases", default="examples,coverage,fuzzing,stateful",
-                        help="comma-separated schemathesis phases (default: all four)")
+    parser.add_argument(
+        "--phases",
+        default="examples,coverage,fuzzing,stateful",
+        help="comma-separated schemathesis phases (default: all four)",
+    )
     parser.add_argument("--junit", type=Path, default=DEFAULT_JUNIT, help=f"JUnit XML output ({DEFAULT_JUNIT})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary server directory for debugging")
     parser.set_defaults(handler=cmd_fuzz)
@@ -66,14 +74,23 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
         with ExitStack() as stack:
-            pricing = stack.enter_context(ServerProcess(
-                ServerConfig(app="reference_app.downstream.app:create_pricing_app", migrate_cmd=None,
-                             ready_path="/health", env={"PRICING_SEED": "7"}),
-                log_path=work / "pricing.log",
-            ))
-            app = stack.enter_context(ServerProcess(
-                ServerConfig(env=_app_env(work, pricing.base_url)), log_path=work / "app.log",
-            ))
+            pricing = stack.enter_context(
+                ServerProcess(
+                    ServerConfig(
+                        app="reference_app.downstream.app:create_pricing_app",
+                        migrate_cmd=None,
+                        ready_path="/health",
+                        env={"PRICING_SEED": "7"},
+                    ),
+                    log_path=work / "pricing.log",
+                )
+            )
+            app = stack.enter_context(
+                ServerProcess(
+                    ServerConfig(env=_app_env(work, pricing.base_url)),
+                    log_path=work / "app.log",
+                )
+            )
             print(f"harness: app at {app.base_url}, pricing at {pricing.base_url}", file=sys.stderr, flush=True)
             token, api_key = _credentials(app.base_url)
             config = _config_with_auth(args.config, work / "schemathesis.toml", token, api_key)
@@ -110,8 +127,11 @@ def _credentials(base_url: str) -> tuple[str, str]:
                 f"could not create credentials ({created.status_code}, {token.status_code})", exitcodes.INVALID_RUN
             )
         access = token.json()["access_token"]
-        key = client.post("/api/v1/api-keys", json={"name": "fuzz", "scopes": ["read", "write"]},
-                          headers={"Authorization": f"Bearer {access}"})
+        key = client.post(
+            "/api/v1/api-keys",
+            json={"name": "fuzz", "scopes": ["read", "write"]},
+            headers={"Authorization": f"Bearer {access}"},
+        )
         if key.status_code != 201:
             raise exitcodes.HarnessError(f"could not create an API key ({key.status_code})", exitcodes.INVALID_RUN)
     return access, key.json()["key"]
@@ -133,11 +153,23 @@ def _config_with_auth(source: Path, target: Path, token: str, api_key: str) -> P
 def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> int:
     args.junit.parent.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(args.contract),
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        str(args.contract),
         # No --checks on the command line: it would override the config's per-operation settings.
         # The config enables every check ([checks] enabled = true).
-        "--url", base_url, "--phases", args.phases,
-        "--report", "junit", "--report-junit-path", str(args.junit),
+        "--url",
+        base_url,
+        "--phases",
+        args.phases,
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(args.junit),
     ]
     if args.max_time is not None:
         argv += ["--max-time", str(args.max_time)]
@@ -152,4 +184,3 @@ def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> 
     if done.returncode == 0:
         return exitcodes.OK
     return exitcodes.GATE_FAILED if done.returncode == 1 else exitcodes.INVALID_RUN
-

@@ -12,14 +12,15 @@ from harness import exitcodes
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = subparsers.add_parser("load", help="Locust experiments comparing variants side by side",
-                                 description="Interleaved A/B load experiments with bootstrap CIs.",
+                                 description="Interleaved A/B load experiments with exact CIs (docs/reports.md).",
                                  epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = load.add_subparsers(dest="load_command", metavar="ACTION", required=True)
 
     run = sub.add_parser("run", help="run an experiment and write results.json",
                          epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("profile", help="experiment name (see `harness load list`)")
-    run.add_argument("--quick", action="store_true", help="3 rounds/arm x 5 s, 2 s warm-up (CI smoke)")
+    run.add_argument("--quick", action="store_true",
+                     help="4 rounds/arm x 4 s, 2 s warm-up (CI smoke; default 6 x 12 s, 5 s warm-up)")
     run.add_argument("--aa", action="store_true", help="A/A: the same arm twice; must show no difference")
     run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment)")
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--processes", type=int, default=None,
                      help="Locust processes: >1 runs a local master plus that many workers "
                           "(default: the experiment's own, 2 for middleware and server)")
-    run.add_argument("--seed", type=int, default=0, help="seed for order, data and bootstrap")
+    run.add_argument("--seed", type=int, default=0, help="seed for round order and data")
     run.add_argument("--order", choices=("abba", "random"), default="abba", help="round interleaving")
     run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     run.add_argument("--database-url", help="REFAPP_DATABASE_URL for the servers (postgres backend)")
