@@ -1,8 +1,12 @@
 """``harness contract``: export the live OpenAPI document, check it against the committed one,
 and diff two documents with breaking-change classification.
 
+The app is the target's (``[tool.harness]`` or ``--app MODULE:ATTR``); relative paths given on the
+command line are resolved from the cwd.
+
 Exit codes (``harness.exitcodes``): 0 fine; 1 drift (``check``) or an unaccepted breaking change
-(``diff``); 2 unreadable or invalid input; 3 the reference app could not be built.
+(``diff``); 2 unreadable or invalid input, an app that can't be imported, or ``check --update`` against
+a contract that shares no operation with the app (another service's file?) without ``--force``.
 
 Extension point: optional modules listed in ``_EXTENSIONS`` add their own ``harness contract``
 sub-commands by exposing ``register(contract_subparsers)``. ``contracts.fuzz`` (schemathesis, the
@@ -27,10 +31,11 @@ from contracts.policies import Policy
 from contracts.rules import LEVELS
 from harness import exitcodes
 from harness.exitcodes import HarnessError
+from harness.target import Target, add_target_arguments, cwd_path, target_from_args
 
 _DESCRIPTION = """Keep the OpenAPI contract honest.
 
-  export  write the live schema of the reference app, deterministically
+  export  write the live schema of the app (--app or [tool.harness] app), deterministically
   check   compare the live schema with the committed contract (exit 1 on drift)
   diff    classify every change from OLD to NEW as breaking, warning or info (exit 1 on an unaccepted break)
 
@@ -68,14 +73,23 @@ def register(subparsers: _Subparsers) -> None:
 
 def _add_export(sub: _Subparsers) -> None:
     parser = sub.add_parser("export", help="write the live OpenAPI document (sorted keys, indent 2)")
-    parser.add_argument("-o", "--output", default=DEFAULT_CONTRACT, help=f"file, or - for stdout ({DEFAULT_CONTRACT})")
+    parser.add_argument(
+        "-o", "--output", help=f"file, or - for stdout (default: the configured contract, else {DEFAULT_CONTRACT})"
+    )
+    add_target_arguments(parser)
     parser.set_defaults(handler=cmd_export)
 
 
 def _add_check(sub: _Subparsers) -> None:
     parser = sub.add_parser("check", help="fail (exit 1) if the live OpenAPI document differs from the committed one")
-    parser.add_argument("--contract", default=DEFAULT_CONTRACT, help=f"committed contract ({DEFAULT_CONTRACT})")
+    parser.add_argument("--contract", help=f"committed contract (default: the configured one, else {DEFAULT_CONTRACT})")
     parser.add_argument("--update", action="store_true", help="rewrite the committed contract instead of failing")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --update: overwrite even a contract that shares no operation with the app",
+    )
+    add_target_arguments(parser)
     parser.set_defaults(handler=cmd_check)
 
 
@@ -101,19 +115,37 @@ def _add_diff(sub: _Subparsers) -> None:
     parser.set_defaults(handler=cmd_diff)
 
 
+def contract_path(target: Target, given: str | None) -> Path:
+    """``--contract``/``-o`` from the cwd; else the configured contract; else contracts/openapi.json in the cwd."""
+    if given is not None:
+        return cwd_path(given)
+    return target.contract or cwd_path(DEFAULT_CONTRACT)
+
+
+def operations(document: object) -> set[tuple[str, str]]:
+    paths = document.get("paths") if isinstance(document, dict) else None
+    if not isinstance(paths, dict):
+        return set()
+    methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+    return {(m.upper(), p) for p, item in paths.items() if isinstance(item, dict) for m in item if m in methods}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    text = live.serialize(live.live_schema())
+    target = target_from_args(args)
+    text = live.serialize(live.live_schema(target))
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        _write(Path(args.output), text)
-        print(f"wrote {args.output} ({len(text.splitlines())} lines)")
+        path = contract_path(target, args.output)
+        _write(path, text)
+        print(f"wrote {path} ({len(text.splitlines())} lines)")
     return exitcodes.OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    contract = Path(args.contract)
-    current = live.live_schema()
+    target = target_from_args(args)
+    contract = contract_path(target, args.contract)
+    current = live.live_schema(target)
     current_text = live.serialize(current)
     if not contract.exists():
         if args.update:
@@ -127,6 +159,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{contract}: up to date with the live schema")
         return exitcodes.OK
     report = diff_documents(committed, current)
+    if args.update and not args.force:
+        ours, theirs = operations(current), operations(committed)
+        if theirs and not ours & theirs:
+            raise HarnessError(
+                f"refusing to update {contract}: it shares no operation with the live app {target.app} "
+                f"({len(theirs)} operations in the file, {len(ours)} in the app); is it another service's "
+                "contract? Check --app/--contract, or pass --force to overwrite it"
+            )
     if args.update:
         _write(contract, current_text)
         print(f"updated {contract}: {render.render_text(report, 'changes written')}", end="")

@@ -1,11 +1,15 @@
-"""``harness contract fuzz``: the schemathesis CLI against a live server, with the committed contract.
+"""``harness contract fuzz``: the schemathesis CLI against a live service, every check and every phase.
 
-The in-process pytest suite (tests/contract) is the deterministic CI budget; this is the same
-contract and configuration against a real uvicorn process and a real pricing downstream, with
-``--max-time`` for longer exploratory runs and JUnit XML for CI.
+Two ways to name the service:
 
-Harness rules apply: the app is started as a process and driven over HTTP; credentials are made
-through the API; nothing from ``reference_app`` is imported.
+- ``--url BASE_URL``: a running service; traffic goes to that URL only;
+- ``--app`` (or the configured app): the harness serves the target itself (uvicorn, the target's
+  ``env`` and ``fuzz.env``, its ``migrate`` command and any ``fuzz.services``), then fuzzes it.
+
+The schema is ``--contract FILE`` (relative to the cwd), ``--schema URL``, the configured ``contract``,
+or else the service's own ``/openapi.json``. Credentials: ``-H 'Name: value'`` and the configured
+``[tool.harness.fuzz.auth]`` (static headers, a command, or a token endpoint; docs/target.md).
+Exit 1 when schemathesis finds a failure; it prints each with a ``curl`` command that reproduces it.
 """
 
 from __future__ import annotations
@@ -18,32 +22,41 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from harness import exitcodes
-from harness.server import ServerConfig, ServerProcess
+from harness.target import Target, add_target_arguments, cwd_path, expand_env, run_token, target_from_args
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT / "contracts" / "openapi.json"
-CONFIG = ROOT / "contracts" / "schemathesis.toml"
-DEFAULT_JUNIT = ROOT / "reports" / "junit" / "schemathesis.xml"
-PASSWORD = "fuzz-password-123"  # noqa: S105 - a throwaway account on a throwaway server
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "schemathesis_default.toml"
+DEFAULT_JUNIT = "reports/junit/schemathesis.xml"
+AUTH_TIMEOUT_S = 120.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "fuzz",
-        help="run schemathesis (CLI) against a live server with the committed contract",
-        description="Start the reference app (uvicorn, temporary SQLite, limiter off) and a pricing "
-        "downstream, create credentials through the API, then run `schemathesis run` with "
-        "contracts/schemathesis.toml: all checks, all phases. Exit 1 if schemathesis finds a failure.",
+        help="run schemathesis (every check and phase) against a live service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--contract", type=Path, default=CONTRACT, help="the OpenAPI document under test")
-    parser.add_argument("--config", type=Path, default=CONFIG, help="schemathesis.toml to start from")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--contract", help="the OpenAPI document under test (a file, relative to the cwd)")
+    source.add_argument("--schema", metavar="URL", help="the OpenAPI document's URL")
+    parser.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="a header sent with every request (repeatable)",
+    )
+    parser.add_argument(
+        "--config", help="schemathesis.toml to start from (default: the configured one, else every check and phase)"
+    )
     parser.add_argument(
         "--max-time",
         type=int,
@@ -58,43 +71,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="examples,coverage,fuzzing,stateful",
         help="comma-separated schemathesis phases (default: all four)",
     )
-    parser.add_argument("--junit", type=Path, default=DEFAULT_JUNIT, help=f"JUnit XML output ({DEFAULT_JUNIT})")
+    parser.add_argument("--junit", help=f"JUnit XML output (default {DEFAULT_JUNIT} under the target's root)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary server directory for debugging")
+    add_target_arguments(parser, url=True)
     parser.set_defaults(handler=cmd_fuzz)
 
 
+def _headers(values: list[str]) -> dict[str, str]:
+    out = {}
+    for raw in values:
+        name, sep, value = raw.partition(":")
+        if not sep or not name.strip():
+            raise exitcodes.HarnessError(f"-H {raw!r}: expected 'Name: value'")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    for path in (args.contract, args.config):
-        if not path.is_file():
-            raise exitcodes.HarnessError(f"no such file: {path}")
+    from harness.cli import require
+
+    require("schemathesis")  # run as a subprocess; say which extra now
     if args.max_time is not None and args.max_time <= 0:
         raise exitcodes.HarnessError("--max-time must be positive")
     if args.max_examples is not None and args.max_examples < 1:
         raise exitcodes.HarnessError("--max-examples must be at least 1")
+    if args.url and args.app:
+        raise exitcodes.HarnessError("give --url (a running service) or --app (the harness serves it), not both")
+    target = target_from_args(args)
+    headers = _headers(args.header)
+    config = cwd_path(args.config) if args.config else (target.fuzz.config or DEFAULT_CONFIG)
+    schema: str | None = None
+    if args.contract:
+        schema = str(cwd_path(args.contract))
+    elif args.schema:
+        schema = args.schema
+    elif target.contract is not None and target.contract.is_file():
+        schema = str(target.contract)
+    for path in (schema if schema and not schema.startswith(("http://", "https://")) else None, config):
+        if path is not None and not Path(path).is_file():
+            raise exitcodes.HarnessError(f"no such file: {path}")
+    junit = cwd_path(args.junit) if args.junit else target.root / DEFAULT_JUNIT
     work = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
         with ExitStack() as stack:
-            pricing = stack.enter_context(
-                ServerProcess(
-                    ServerConfig(
-                        app="reference_app.downstream.app:create_pricing_app",
-                        migrate_cmd=None,
-                        ready_path="/health",
-                        env={"PRICING_SEED": "7"},
-                    ),
-                    log_path=work / "pricing.log",
-                )
+            base_url = args.url.rstrip("/") if args.url else _serve(target, work, stack)
+            auth = _auth(target, base_url)
+            headers = {**target.fuzz.auth.headers, **auth.pop("headers", {}), **headers}
+            run_config = _config_with_auth(Path(config), work / "schemathesis.toml", auth.get("openapi", {}))
+            return _run_schemathesis(
+                args, target, schema or f"{base_url}/openapi.json", base_url, run_config, headers, junit
             )
-            app = stack.enter_context(
-                ServerProcess(
-                    ServerConfig(env=_app_env(work, pricing.base_url)),
-                    log_path=work / "app.log",
-                )
-            )
-            print(f"harness: app at {app.base_url}, pricing at {pricing.base_url}", file=sys.stderr, flush=True)
-            token, api_key = _credentials(app.base_url)
-            config = _config_with_auth(args.config, work / "schemathesis.toml", token, api_key)
-            return _run_schemathesis(args, app.base_url, config)
     finally:
         if args.keep:
             print(f"harness: kept {work}", file=sys.stderr)
@@ -102,56 +128,89 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _app_env(work: Path, pricing_url: str) -> dict[str, str]:
-    return {
-        "REFAPP_ENV": "test",
-        "REFAPP_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'fuzz.db'}",
-        "REFAPP_STORAGE_DIR": str(work / "files"),
-        # A 429 would hide whatever the request would otherwise have revealed.
-        "REFAPP_RATE_LIMIT_ENABLED": "false",
-        "REFAPP_ACCESS_LOG": "false",
-        "REFAPP_PRICING_URL": pricing_url,
-        "REFAPP_JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
-        "REFAPP_ARGON2_TIME_COST": "1",
-        "REFAPP_ARGON2_MEMORY_COST_KIB": "1024",
+def _serve(target: Target, work: Path, stack: ExitStack) -> str:
+    """The target as a process: services first, migrate, then the app with env + fuzz.env."""
+    from harness import appload
+    from harness.server import ServerProcess, build_env, run_migrations
+    from load.servers import server_config, service_process
+
+    appload.check_importable(target)  # exit 2 with the import error in one line
+    token = run_token()
+    env = {
+        **expand_env(target.env, workdir=work, token=token),
+        **expand_env(target.fuzz.env, workdir=work, token=token),
     }
+    for name, overrides in target.fuzz.services.items():
+        srv, url_env = service_process(target, name, dict(overrides), work / f"service-{name}.log")
+        stack.enter_context(srv)
+        env[url_env] = srv.base_url
+    if target.migrate:
+        config = server_config(target, env, migrate=True)
+        with (work / "migrate.log").open("ab") as log:
+            run_migrations(config, build_env(env, passthrough=config.passthrough), log, work / "migrate.log")
+    app = stack.enter_context(ServerProcess(server_config(target, env, kind="uvicorn"), log_path=work / "app.log"))
+    print(f"harness: serving {target.app} at {app.base_url} for the fuzzer", file=sys.stderr, flush=True)
+    return app.base_url
 
 
-def _credentials(base_url: str) -> tuple[str, str]:
-    email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
-    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
-        created = client.post("/api/v1/users", json={"email": email, "password": PASSWORD})
-        token = client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-        if created.status_code != 201 or token.status_code != 200:
-            raise exitcodes.HarnessError(
-                f"could not create credentials ({created.status_code}, {token.status_code})", exitcodes.INVALID_RUN
+def _auth(target: Target, base_url: str) -> dict[str, Any]:
+    """Credentials from the configured command or token endpoint: ``{"headers": ..., "openapi": ...}``."""
+    auth = target.fuzz.auth
+    if auth.command:
+        argv = target.command(auth.command, url=base_url)
+        try:
+            done = subprocess.run(  # noqa: S603 - the target's own configured command
+                argv, cwd=target.app_dir, capture_output=True, text=True, timeout=AUTH_TIMEOUT_S, check=False
             )
-        access = token.json()["access_token"]
-        key = client.post(
-            "/api/v1/api-keys",
-            json={"name": "fuzz", "scopes": ["read", "write"]},
-            headers={"Authorization": f"Bearer {access}"},
-        )
-        if key.status_code != 201:
-            raise exitcodes.HarnessError(f"could not create an API key ({key.status_code})", exitcodes.INVALID_RUN)
-    return access, key.json()["key"]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise exitcodes.HarnessError(f"fuzz auth command failed: {exc}", exitcodes.INVALID_RUN) from exc
+        if done.returncode != 0:
+            raise exitcodes.HarnessError(
+                f"fuzz auth command exited {done.returncode}: {done.stderr.strip()[-300:]}", exitcodes.INVALID_RUN
+            )
+        out = (done.stdout.strip().splitlines() or [""])[-1]
+        try:
+            data = json.loads(out)
+        except json.JSONDecodeError:
+            data = out  # a bare token
+        if isinstance(data, dict):
+            return {"headers": dict(data.get("headers", {})), "openapi": dict(data.get("openapi", {}))}
+        return {"headers": {auth.header: f"{auth.scheme} {data}".strip()}}
+    if auth.endpoint:
+        with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
+            resp = client.post(auth.endpoint, data=auth.form, json=auth.json_body)
+        token = resp.json().get(auth.token_field) if resp.status_code < 300 else None
+        if not token:
+            raise exitcodes.HarnessError(
+                f"fuzz auth: POST {auth.endpoint} answered {resp.status_code} without "
+                f"{auth.token_field!r}: {resp.text[:200]}",
+                exitcodes.INVALID_RUN,
+            )
+        return {"headers": {auth.header: f"{auth.scheme} {token}".strip()}}
+    return {}
 
 
-def _config_with_auth(source: Path, target: Path, token: str, api_key: str) -> Path:
-    """A run-time copy of the config with credentials, so ignored_auth knows what to strip."""
+def _config_with_auth(source: Path, target: Path, schemes: dict[str, Any]) -> Path:
+    """A run-time copy of the config with per-scheme credentials, so ignored_auth knows what to strip."""
     tomllib.loads(source.read_text())  # fail early, with tomllib's message, on a broken config
-    auth = (
-        "\n[auth.openapi.BearerAuth]\n"
-        f"bearer = {json.dumps(token)}\n"
-        "\n[auth.openapi.ApiKey]\n"
-        f"api_key = {json.dumps(api_key)}\n"
+    extra = "".join(
+        f"\n[auth.openapi.{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        for name, values in schemes.items()
     )
-    target.write_text(source.read_text() + auth)
+    target.write_text(source.read_text() + extra)
     return target
 
 
-def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> int:
-    args.junit.parent.mkdir(parents=True, exist_ok=True)
+def _run_schemathesis(
+    args: argparse.Namespace,
+    target: Target,
+    schema: str,
+    base_url: str,
+    config: Path,
+    headers: dict[str, str],
+    junit: Path,
+) -> int:
+    junit.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -159,7 +218,7 @@ def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> 
         "--config-file",
         str(config),
         "run",
-        str(args.contract),
+        schema,
         # No --checks on the command line: it would override the config's per-operation settings.
         # The config enables every check ([checks] enabled = true).
         "--url",
@@ -169,18 +228,27 @@ def _run_schemathesis(args: argparse.Namespace, base_url: str, config: Path) -> 
         "--report",
         "junit",
         "--report-junit-path",
-        str(args.junit),
+        str(junit),
     ]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
     if args.max_time is not None:
         argv += ["--max-time", str(args.max_time)]
     if args.max_examples is not None:
         argv += ["--max-examples", str(args.max_examples)]
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
-    # PYTHONPATH so that `hooks = "contracts.schemathesis_hooks"` imports from a source checkout too.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(argv, cwd=ROOT, env=env, check=False)  # noqa: S603 - our own argv, no shell
-    print(f"harness: schemathesis exited {done.returncode}; JUnit at {args.junit}", file=sys.stderr)
+    # The target's root on PYTHONPATH, so that a config's `hooks = "pkg.module"` imports from its checkout.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(target.root), os.environ.get("PYTHONPATH"))))}
+    done = subprocess.run(argv, cwd=target.root, env=env, check=False)  # noqa: S603 - our own argv, no shell
+    print(f"harness: schemathesis exited {done.returncode}; JUnit at {junit}", file=sys.stderr)
+    if done.returncode == 1 and not args.url:
+        port = base_url.rsplit(":", 1)[-1]
+        print(
+            f"harness: the app was served at {base_url} for this run only; `harness serve --port {port}` "
+            "serves it there again to replay the curl commands above",
+            file=sys.stderr,
+        )
     if done.returncode == 0:
         return exitcodes.OK
     return exitcodes.GATE_FAILED if done.returncode == 1 else exitcodes.INVALID_RUN

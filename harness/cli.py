@@ -25,7 +25,16 @@ _PARTS: tuple[str, ...] = (
     "load.cli",
     "reports.cli",
     "harness.mainjob",
+    "harness.init",
 )
+
+
+def require(module: str) -> None:
+    """Raise ``ModuleNotFoundError`` now for a dependency a subprocess would otherwise miss later."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == name.split(".")[0]:
                 continue  # that part is not written yet
-            raise
+            if extra_providing(exc.name or "") is None:
+                raise
+            continue  # a part whose optional extra isn't installed: its commands are absent
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
         register(sub)
     return parser

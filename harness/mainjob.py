@@ -1,16 +1,18 @@
-"""``harness run``: the main job (``make run``): the standard load matrix, the microbenchmarks, one report.
+"""``harness run``: the main job (``make run``): the target's load matrix, its microbenchmarks, one report.
 
-1. runs the standard matrix through the load runner's Python API (``load.runner.ExperimentRun``):
-   ``io``, ``cache``, ``ratelimit``, ``middleware`` (full vs bare) and ``server`` (uvicorn vs gunicorn).
+1. runs the target's matrix (``[tool.harness] matrix``, default every configured experiment) through
+   the load runner's Python API (``load.runner.ExperimentRun``); this repository's is the reference
+   app's standard one: ``io``, ``cache``, ``ratelimit``, ``middleware`` and ``server``.
    Every experiment's servers and Locust processes are started first, concurrently (start-up is
    CPU-bound and nothing is measured yet); then the experiments are measured one after the other
    (they share two cores; measured side by side they would measure each other);
-2. runs the microbenchmarks (``pytest tests/bench -m bench --benchmark-json``) in a subprocess that
-   starts with the servers and is held after collection until the load is over;
+2. runs the target's microbenchmarks, if it declares any (``benchmarks = "tests/bench"``: ``pytest PATH
+   -m bench --benchmark-json``), in a subprocess that starts with the servers and is held after
+   collection until the load is over;
 3. writes ``reports/runs/<run-id>/`` (each experiment's ``results.json`` and logs, ``bench.json``, and the
    report: ``index.html``, ``summary.md``, ``gates.junit.xml``, ``results.json``) and refreshes
-   ``reports/latest/`` with the report files;
-4. prints the summary and exits by the gates (``gates.toml``): 0 pass, 1 a gate failed (or a
+   ``reports/latest/`` with the report files (both under the target's root);
+4. prints the summary and exits by the gates (the target's ``gates``, e.g. gates.toml): 0 pass, 1 a gate failed (or a
    microbenchmark's own correctness check), 3 invalid run (an experiment could not run or its results
    can't be trusted, e.g. a saturated load generator), 2 bad input (checked before any load is started).
 
@@ -32,19 +34,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness import exitcodes
 from harness.exitcodes import HarnessError
 from harness.progress import add_verbosity, indent, is_live
-from harness.server import REPO_ROOT
+from harness.target import Target, add_target_arguments, target_from_args
 from reports import plans as stat_plans
 
-MATRIX: tuple[str, ...] = ("io", "cache", "ratelimit", "middleware", "server")
-DEFAULT_GATES = REPO_ROOT / "gates.toml"
-DEFAULT_RUNS_DIR = REPO_ROOT / "reports" / "runs"
-DEFAULT_LATEST = REPO_ROOT / "reports" / "latest"
 REPORT_FILES = ("index.html", "summary.md", "gates.junit.xml", "results.json")
 LATEST_EXTRAS = ("bench.json", "run.json")
 # Autoloading every installed pytest plugin (schemathesis, cov, testcontainers, ...) costs seconds of CPU
@@ -79,15 +78,16 @@ DEFAULT = Plan("default", rounds=stat_plans.DEFAULT.rounds, round_seconds=2.0, w
 
 @dataclass
 class JobConfig:
-    experiments: tuple[str, ...] = MATRIX
+    target: Target
+    experiments: tuple[str, ...] = ()
     plan: Plan = DEFAULT
     backend: str = "sqlite"
-    gates: Path | None = DEFAULT_GATES
+    gates: Path | None = None
     baseline: Path | None = None
     strict_inconclusive: bool = False
     skip_bench: bool = False
-    output_dir: Path | None = None  # default reports/runs/<run-id>
-    latest_dir: Path | None = DEFAULT_LATEST  # None: don't refresh
+    output_dir: Path | None = None  # default <target root>/reports/runs/<run-id>
+    latest_dir: Path | None = None  # None: don't refresh
     seed: int = 0
     verbose: bool = False
     run_id: str = ""
@@ -115,7 +115,8 @@ class ExperimentHandle(Protocol):
     def close(self) -> None: ...
 
 
-# (name, run options, progress, state shared by the job's experiments) -> handle. Tests substitute a stub.
+# (name, run options, progress, state shared by the job's experiments: the target, then the migrated
+# schema and the Locust processes) -> handle. Tests substitute a stub.
 # Whatever the handles put in the shared dict and has a ``close()`` is closed at the end of the matrix.
 ExperimentFactory = Callable[[str, Any, Progress, dict[str, Any]], ExperimentHandle]
 class BenchHandle(Protocol):
@@ -142,14 +143,18 @@ class LoadExperiment:
     (one Locust process tree per profile and process count)."""
 
     def __init__(self, name: str, options: Any, progress: Progress, shared: dict[str, Any]) -> None:
+        from load.experiment import get_experiment
         from load.runner import DriverPool, ExperimentRun
         from load.servers import MigratedSchema
 
         run_dir = Path(options.output).parent
-        if not shared:
-            shared["schema"] = MigratedSchema(options, run_dir / "schema")
-            shared["drivers"] = DriverPool(run_dir / "logs")  # closed by the job, after the last experiment
-        self.run = ExperimentRun(name, options, progress=progress, schema=shared["schema"], drivers=shared["drivers"])
+        target: Target = shared["target"]
+        if "schema" not in shared:
+            shared["schema"] = MigratedSchema(target, options, run_dir / "schema")
+            # closed by the job, after the last experiment
+            shared["drivers"] = DriverPool(run_dir / "logs", cwd=target.root)
+        self.run = ExperimentRun(get_experiment(target, name), target, options, progress=progress,
+                                 schema=shared["schema"], drivers=shared["drivers"])
 
     def start(self) -> None:
         self.run.start()
@@ -170,17 +175,18 @@ class HeldBenchmarks:
     benchmarks themselves run on a quiet machine, and returns pytest's exit code and the JSON path.
     """
 
-    def __init__(self, run_dir: Path, plan: Plan, progress: Progress) -> None:
+    def __init__(self, run_dir: Path, plan: Plan, progress: Progress, *, path: str = "tests/bench",
+                 cwd: Path | None = None) -> None:
         import subprocess
 
         self.out, self.log, self.progress = run_dir / "bench.json", run_dir / "bench.log", progress
-        cmd = [sys.executable, "-m", "pytest", "tests/bench", "-m", "bench", f"--benchmark-json={self.out}", "-q",
+        cmd = [sys.executable, "-m", "pytest", path, "-m", "bench", f"--benchmark-json={self.out}", "-q",
                *BENCH_PYTEST_PLUGINS, "--benchmark-columns=min,median,mean,rounds", *plan.bench_args]
         hold_read, self._hold = os.pipe()
         env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "HARNESS_BENCH_HOLD_FD": str(hold_read)}
         progress(f"[bench] starting (held until the load is over): {' '.join(cmd[1:])}")
         with self.log.open("w", encoding="utf-8") as fh:
-            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, pass_fds=(hold_read,))
         os.close(hold_read)
 
@@ -219,20 +225,23 @@ class HeldBenchmarks:
             self.proc.kill()
 
 
-def start_benchmarks(run_dir: Path, plan: Plan, progress: Progress) -> BenchHandle:
-    return HeldBenchmarks(run_dir, plan, progress)
+def start_benchmarks(run_dir: Path, plan: Plan, progress: Progress, *, path: str = "tests/bench",
+                     cwd: Path | None = None) -> BenchHandle:
+    return HeldBenchmarks(run_dir, plan, progress, path=path, cwd=cwd)
 
 
 def _check_inputs(cfg: JobConfig) -> None:
     """Everything that can be wrong with the input is found before minutes of load are spent (exit 2)."""
-    from load.experiment import EXPERIMENTS
-
+    known = cfg.target.experiments
+    if not known:
+        raise HarnessError(f"no experiments configured ({cfg.target.config_file or 'no [tool.harness] found'}); "
+                           "declare [tool.harness.experiments.NAME] (see `harness init`, docs/target.md)")
     if not cfg.experiments:
         raise HarnessError("--only: no experiment given")
-    unknown = [e for e in cfg.experiments if e not in EXPERIMENTS]
+    unknown = [e for e in cfg.experiments if e not in known]
     if unknown:
-        raise HarnessError(f"--only: unknown experiment(s) {', '.join(unknown)}; "
-                           f"choose from {', '.join(EXPERIMENTS)} (standard matrix: {', '.join(MATRIX)})")
+        raise HarnessError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(known)} "
+                           f"(matrix: {', '.join(cfg.target.run_matrix())})")
     if len(set(cfg.experiments)) != len(cfg.experiments):
         raise HarnessError("--only: an experiment is named twice")
     if cfg.backend not in ("sqlite", "postgres"):
@@ -255,14 +264,15 @@ def estimate_seconds(cfg: JobConfig) -> float:
     """A rough duration for the progress header, from measured costs on a 2-core machine: start-up
     is CPU-bound (~4 CPU-s per server, ~1.5 per Locust process) and runs concurrently; rounds run
     one at a time, each with ~0.5 s of spawn/settle/stop around its measured seconds."""
-    from load.experiment import EXPERIMENTS, server_key
+    from load.experiment import from_target, server_key
 
+    experiments = from_target(cfg.target)
     p = cfg.plan
     # the report, plus the benchmarks once released (their start-up overlaps the servers')
     total = 4.0 + (0.0 if cfg.skip_bench else (3.0 if p is QUICK else 5.0))
     start_cpu = 2.0  # the one-off migration
     for name in cfg.experiments:
-        exp = EXPERIMENTS[name]
+        exp = experiments[name]
         servers = len({server_key(a, "uvicorn", 2, exp.app_env) for a in exp.arms})  # as the runner starts them
         procs = exp.generator_processes
         start_cpu += 4.0 * servers + 1.5 * (procs + (procs > 1))
@@ -343,7 +353,7 @@ def _run_matrix(cfg: JobConfig, outcome: Outcome, urls: tuple[str | None, str | 
             progress(indent("   ", line))
 
     handles: dict[str, ExperimentHandle] = {}
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = {"target": cfg.target}  # and, from the first experiment, what they share
     try:
         for name in cfg.experiments:
             try:
@@ -395,12 +405,15 @@ def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
     # (harness.progress.Reporter on a terminal).
     keep_live = cfg.verbose or bool(getattr(progress, "wants_live_lines", False))
     progress = serialized(progress)  # experiments start concurrently and all report here
+    target = cfg.target
     make = experiment or LoadExperiment
-    start_bench = bench or start_benchmarks
+    start_bench = bench or partial(start_benchmarks, path=target.benchmarks or "", cwd=target.root)
+    if not target.benchmarks and bench is None:
+        cfg = replace(cfg, skip_bench=True)
     _check_inputs(cfg)
     started = time.monotonic()
     cfg = replace(cfg, run_id=cfg.run_id or new_run_id())
-    run_dir = cfg.output_dir or DEFAULT_RUNS_DIR / cfg.run_id
+    run_dir = cfg.output_dir or target.root / "reports" / "runs" / cfg.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     outcome = Outcome(run_dir=run_dir, exit_code=exitcodes.OK)
     n = len(cfg.experiments)
@@ -455,18 +468,25 @@ def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
 
 # -- CLI ----------------------------------------------------------------------------------------------
 
-def parse_only(text: str | None) -> tuple[str, ...]:
+def parse_only(text: str | None, target: Target) -> tuple[str, ...]:
     if text is None:
-        return MATRIX
+        return tuple(target.run_matrix())
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def config_from_args(args: argparse.Namespace) -> JobConfig:
+    from harness.target import cwd_path
+
+    target = target_from_args(args)
+    gates = cwd_path(args.gates) if args.gates else target.gates
+    latest = cwd_path(args.latest_dir) if args.latest_dir else target.root / "reports" / "latest"
     return JobConfig(
-        experiments=parse_only(args.only), plan=QUICK if args.quick else DEFAULT, backend=args.backend,
-        gates=None if args.no_gates else args.gates, baseline=args.baseline,
-        strict_inconclusive=args.strict_inconclusive, skip_bench=args.skip_bench, output_dir=args.output_dir,
-        latest_dir=None if args.no_latest else args.latest_dir, seed=args.seed, verbose=args.verbose)
+        target=target, experiments=parse_only(args.only, target), plan=QUICK if args.quick else DEFAULT,
+        backend=args.backend, gates=None if args.no_gates else gates,
+        baseline=cwd_path(args.baseline) if args.baseline else None,
+        strict_inconclusive=args.strict_inconclusive, skip_bench=args.skip_bench,
+        output_dir=cwd_path(args.output_dir) if args.output_dir else None,
+        latest_dir=None if args.no_latest else latest, seed=args.seed, verbose=args.verbose)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -491,7 +511,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "run", help="main job: load matrix + microbenchmarks -> reports/latest, exit by the gates",
+        "run", help="main job: the target's load matrix + microbenchmarks -> reports/latest, exit by the gates",
         description=__doc__, epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help=f"short rounds ({QUICK.rounds} x {QUICK.round_seconds:g} s per arm), "
@@ -499,18 +519,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                    help="sqlite (embedded, default) or postgres: HARNESS_DATABASE_URL/HARNESS_REDIS_URL, "
                         "else PostgreSQL and Redis containers (harness containers prepare)")
-    p.add_argument("--gates", type=Path, default=DEFAULT_GATES, help="gates file (default: the repo's gates.toml)")
+    p.add_argument("--gates", type=Path, help="gates file (default: the configured `gates`)")
     p.add_argument("--no-gates", action="store_true", help="report only; exit 0 unless the run is invalid")
     p.add_argument("--baseline", type=Path, help="baseline for baseline gates (harness baseline save)")
     p.add_argument("--strict-inconclusive", action="store_true", help="an inconclusive gate fails the job")
-    p.add_argument("--only", metavar="A,B", help=f"comma-separated subset (default {','.join(MATRIX)})")
+    p.add_argument("--only", metavar="A,B", help="comma-separated experiments (default: the configured matrix)")
     p.add_argument("--skip-bench", action="store_true", help="don't run the microbenchmarks")
     p.add_argument("-o", "--output-dir", type=Path, help="run directory (default reports/runs/<run-id>)")
-    p.add_argument("--latest-dir", type=Path, default=DEFAULT_LATEST,
-                   help="refreshed with the report files (default reports/latest)")
+    p.add_argument("--latest-dir", type=Path, help="refreshed with the report files (default reports/latest)")
     p.add_argument("--no-latest", action="store_true", help="don't touch the latest directory")
     p.add_argument("--seed", type=int, default=0, help="seed for round order and data (default 0)")
     add_verbosity(p)
+    add_target_arguments(p)
     p.set_defaults(handler=cmd_run)
 
 

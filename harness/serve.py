@@ -1,5 +1,7 @@
-"""``harness serve``: migrate, then run the reference app under uvicorn or gunicorn.
+"""``harness serve``: migrate, then run the target's app under uvicorn, gunicorn or its own command.
 
+The app as configured (``[tool.harness]`` or ``--app``), in the caller's environment (that is the
+service's configuration, as in production), with the target's ``migrate`` command run first.
 Loopback by default: exposing the app beyond this machine is a deliberate ``--host`` choice.
 """
 
@@ -9,52 +11,52 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from harness import exitcodes
-from harness.server import DEFAULT_MIGRATE_CMD
-
-GUNICORN_CONF = Path(__file__).resolve().parent.parent / "reference_app" / "gunicorn.conf.py"
+from harness.server import ServerConfig
+from harness.target import add_target_arguments, target_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
-        help="run the reference app (embedded SQLite + in-memory cache unless REFAPP_* says otherwise)",
-        description="Apply Alembic migrations, then serve the reference app. Configuration is read from "
-        "REFAPP_* environment variables (see README).",
+        help="run the target's app (the configured one, or --app) after its migrate command",
+        description="Run the target's migrate command (if any), then serve its app. The app reads its "
+        "configuration from the caller's environment, as it would in production.",
     )
-    p.add_argument("--server", choices=("uvicorn", "gunicorn"), default="uvicorn")
+    p.add_argument("--server", choices=("uvicorn", "gunicorn", "command"), default=None,
+                   help="default: the configured serve.kind (uvicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
-    p.add_argument("--no-migrate", action="store_true", help="skip `alembic upgrade head`")
+    p.add_argument("--no-migrate", action="store_true", help="skip the target's migrate command")
     p.add_argument("--log-level", default="info")
+    add_target_arguments(p)
     p.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise exitcodes.HarnessError("--workers must be at least 1")
-    env = os.environ.copy()
-    if args.server == "gunicorn":
-        env["REFAPP_MIGRATE_ON_START"] = "false" if args.no_migrate else "true"
-        argv = [
-            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-            "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers), "--log-level", args.log_level,
-        ]
-    else:
-        if not args.no_migrate:
-            # A subprocess, not an import: the harness drives the app through its public entry points.
-            done = subprocess.run([sys.executable, *DEFAULT_MIGRATE_CMD], check=False)
-            if done.returncode != 0:
-                raise exitcodes.HarnessError("migrations failed (see above)", exitcodes.INVALID_RUN)
-        argv = [
-            sys.executable, "-m", "uvicorn", "--factory", "reference_app.main:create_app",
-            "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
-            "--log-level", args.log_level, "--no-access-log",
-        ]
-    print(f"harness: serving on http://{args.host}:{args.port} ({args.server}, {args.workers} worker(s))",
+    target = target_from_args(args)
+    kind = args.server or target.serve.kind
+    if not args.no_migrate and target.migrate:
+        # A subprocess, not an import: the harness drives the app through its public entry points.
+        done = subprocess.run(target.command(target.migrate), cwd=target.app_dir, check=False)
+        if done.returncode != 0:
+            raise exitcodes.HarnessError("migrations failed (see above)", exitcodes.INVALID_RUN)
+    config = ServerConfig(app=target.require_app(), server=kind, workers=args.workers if kind == "gunicorn" else 1,
+                          factory=target.factory, command_template=target.serve.command,
+                          gunicorn_conf=str(target.serve.gunicorn_conf) if target.serve.gunicorn_conf else None,
+                          cwd=target.app_dir, python=target.python)
+    argv = config.command(args.port, host=args.host)
+    if kind == "uvicorn":
+        argv[argv.index("--workers") + 1] = str(args.workers)
+        argv += ["--log-level", args.log_level]
+    elif kind == "gunicorn":
+        argv += ["--log-level", args.log_level]
+    print(f"harness: serving {target.app} on http://{args.host}:{args.port} ({kind}, {args.workers} worker(s))",
           file=sys.stderr, flush=True)
+    os.chdir(target.app_dir)
     # exec: signals (Ctrl-C, SIGTERM from CI) reach the server directly, with no wrapper to orphan it.
-    os.execve(sys.executable, argv, env)
+    os.execve(argv[0], argv, os.environ.copy())

@@ -1,9 +1,9 @@
-"""Start the reference app as a real process, wait until it is ready, and always tear it down.
+"""Start the target's app as a real process, wait until it is ready, and always tear it down.
 
-Used by the load runner (``load.runner``) and by integration tests::
+Used by the load runner (``load.runner``), ``harness contract fuzz`` and integration tests::
 
-    with ServerProcess(ServerConfig(server="uvicorn"), log_path=tmp / "server.log") as srv:
-        httpx.get(f"{srv.base_url}/health/ready")
+    with ServerProcess(ServerConfig(app="pkg.main:app"), log_path=tmp / "server.log") as srv:
+        httpx.get(f"{srv.base_url}/openapi.json")
         srv.pid, srv.worker_pids()  # for CPU/RSS sampling with psutil
 
 Only loopback: the server always binds 127.0.0.1 on a free port. The server runs in its own
@@ -30,18 +30,8 @@ from typing import IO, Literal
 
 from harness import exitcodes
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-ServerKind = Literal["uvicorn", "gunicorn"]
-
-#: Default migration command, arguments to ``python`` (run before uvicorn; gunicorn's conf migrates
-#: in ``on_starting``). The reference app's own entry point wraps ``alembic upgrade head``; the plain
-#: equivalent is ``ALEMBIC_MIGRATE_CMD``.
-DEFAULT_MIGRATE_CMD: tuple[str, ...] = ("-m", "reference_app.migrate", "upgrade")
-ALEMBIC_MIGRATE_CMD: tuple[str, ...] = ("-m", "alembic", "-c", "reference_app/migrations/alembic.ini",
-                                        "upgrade", "head")
-#: Environment variables passed through from the caller's environment (besides the basics).
-PASSTHROUGH_PREFIXES = ("REFAPP_",)
+ServerKind = Literal["uvicorn", "gunicorn", "command"]
 _BASIC_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "TZ")
 
 
@@ -54,26 +44,31 @@ class ServerError(exitcodes.HarnessError):
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """What to start. ``env`` is layered over the REFAPP_* variables of the caller's environment."""
+    """What to start. ``env`` is layered over the caller's variables with a ``passthrough`` prefix."""
 
+    app: str  # MODULE:ATTR, an app instance or a factory (uvicorn tells them apart; ``factory`` forces it)
     server: ServerKind = "uvicorn"
     workers: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
-    app: str = "reference_app.main:create_app"
-    gunicorn_conf: str = "reference_app/gunicorn.conf.py"
-    #: Arguments to ``python`` for migrations; ``None`` skips them. Only run for uvicorn by default.
-    migrate_cmd: Sequence[str] | None = DEFAULT_MIGRATE_CMD
+    factory: bool | None = None
+    gunicorn_conf: str | None = None  # None: gunicorn with uvicorn workers and no config file
+    command_template: str | None = None  # server "command": argv template with {host} {port} {python}
+    #: Full argv for migrations; ``None`` skips them. Only run for uvicorn by default.
+    migrate_cmd: Sequence[str] | None = None
     migrate_for_gunicorn: bool = False
-    cwd: Path = REPO_ROOT
+    cwd: Path = field(default_factory=Path.cwd)
     python: str = sys.executable
-    ready_path: str = "/health/ready"
+    ready_path: str = "/openapi.json"
+    passthrough: tuple[str, ...] = ()
     ready_timeout_s: float = 60.0
     migrate_timeout_s: float = 120.0
     stop_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.server not in ("uvicorn", "gunicorn"):
+        if self.server not in ("uvicorn", "gunicorn", "command"):
             raise exitcodes.HarnessError(f"unknown server kind {self.server!r}")
+        if self.server == "command" and not self.command_template:
+            raise exitcodes.HarnessError("server kind 'command' needs a command template with {host} and {port}")
         if self.workers < 1:
             raise exitcodes.HarnessError("workers must be >= 1")
         if self.server == "uvicorn" and self.workers != 1:
@@ -83,15 +78,20 @@ class ServerConfig:
         """Arms whose configs have equal keys share one server process."""
         return (self.server, self.workers, tuple(sorted(self.env.items())))
 
-    def command(self, port: int) -> list[str]:
+    def command(self, port: int, host: str = HOST) -> list[str]:
+        if self.server == "command":
+            assert self.command_template is not None
+            return [part.format(host=host, port=port, python=self.python)
+                    for part in shlex.split(self.command_template)]
         if self.server == "uvicorn":
-            # uvicorn's own access log duplicates the app's structured one (REFAPP_ACCESS_LOG) and,
-            # left on, is a cost the measurement would silently include.
-            return [self.python, "-m", "uvicorn", "--factory", self.app, "--host", HOST,
-                    "--port", str(port), "--workers", "1", "--no-access-log"]
-        return [self.python, "-m", "gunicorn", "-c", self.gunicorn_conf, "-w", str(self.workers),
-                "-b", f"{HOST}:{port}",
-                f"{self.app}()"]
+            # uvicorn's access log is a cost the measurement would silently include. Without
+            # --factory, uvicorn itself tells an app factory from an app instance.
+            return [self.python, "-m", "uvicorn", *(["--factory"] if self.factory else []), self.app,
+                    "--host", host, "--port", str(port), "--workers", "1", "--no-access-log"]
+        conf = ["-c", self.gunicorn_conf] if self.gunicorn_conf else ["-k", "uvicorn_worker.UvicornWorker"]
+        # uvicorn's worker detects a factory the same way; "()" makes gunicorn call it when forced.
+        return [self.python, "-m", "gunicorn", *conf, "-w", str(self.workers), "-b", f"{host}:{port}",
+                f"{self.app}()" if self.factory else self.app]
 
 
 def free_port() -> int:
@@ -101,10 +101,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_env(overrides: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Basics + REFAPP_* from ``base`` (default ``os.environ``) + ``overrides``."""
+def build_env(overrides: Mapping[str, str], base: Mapping[str, str] | None = None,
+              passthrough: tuple[str, ...] = ()) -> dict[str, str]:
+    """Basics + ``passthrough``-prefixed variables from ``base`` (default ``os.environ``) + ``overrides``."""
     base = os.environ if base is None else base
-    env = {k: v for k, v in base.items() if k in _BASIC_ENV or k.startswith(PASSTHROUGH_PREFIXES)}
+    env = {k: v for k, v in base.items() if k in _BASIC_ENV or (passthrough and k.startswith(passthrough))}
     env.update(overrides)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
@@ -136,7 +137,7 @@ def tail(path: Path, lines: int = 30) -> str:
 def migrate_command(config: ServerConfig) -> list[str]:
     if config.migrate_cmd is None:
         raise ServerError("this server configuration has no migration command")
-    return [config.python, *config.migrate_cmd]
+    return list(config.migrate_cmd)
 
 
 def run_migrations(config: ServerConfig, env: Mapping[str, str], log: IO[bytes], log_path: Path) -> None:
@@ -152,7 +153,7 @@ def run_migrations(config: ServerConfig, env: Mapping[str, str], log: IO[bytes],
 
 
 class ServerProcess:
-    """Context manager around one reference-app server process (and its workers)."""
+    """Context manager around one app server process (and its workers)."""
 
     def __init__(self, config: ServerConfig, log_path: Path, *, port: int | None = None,
                  bind_attempts: int = 3) -> None:
@@ -207,7 +208,7 @@ class ServerProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        env = build_env(self.config.env)
+        env = build_env(self.config.env, passthrough=self.config.passthrough)
         try:
             if self.config.migrate_cmd is not None and (
                 self.config.server == "uvicorn" or self.config.migrate_for_gunicorn
@@ -269,7 +270,7 @@ class ServerProcess:
                                   f"becoming ready; log {self.log_path}:\n{tail(self.log_path)}")
             try:
                 status, body = self.get(self.config.ready_path, timeout=2.0)
-                if status == 200:
+                if 200 <= status < 300:
                     self._write_log(f"ready at {self.base_url}")
                     return
                 last = f"HTTP {status}: {body[:200]!r}"

@@ -84,19 +84,23 @@ def expected_429_fraction(limit_rps: float, offered_rps: float) -> float:
     return max(0.0, min(1.0, 1.0 - limit_rps / offered_rps))
 
 
-def bound_for(kind: str | None, *, users: int, io_ms: int | None, lab_config: Mapping[str, Any] | None
-              ) -> dict[str, Any] | None:
-    """The bound of an arm from its kind, the load and the app's GET /api/v1/lab/config."""
-    cfg = lab_config or {}
-    if kind == "littles_law" and io_ms:
-        return littles_law_bound(users, io_ms / 1000)
-    if kind == "thread_pool" and io_ms:
-        return thread_pool_bound(users, int(cfg.get("threadpool_size") or 40), io_ms / 1000)
-    if kind == "rate_limit":
-        limit = cfg.get("lab_limit") or {}
-        if limit.get("amount") and limit.get("per_seconds"):
-            return rate_limit_bound(int(limit["amount"]), float(limit["per_seconds"]))
-    return None
+def bound_for(spec: Mapping[str, Any] | None, *, users: int) -> dict[str, Any] | None:
+    """The bound of an arm from its declared spec (``harness.target.Bound``): the analysis knows the
+    kinds of ceiling, not the experiments or the app."""
+    if not spec:
+        return None
+    kind = spec.get("kind")
+    latency_s = float(spec.get("latency_ms") or 0) / 1000
+    if kind == "littles_law":
+        return littles_law_bound(int(spec.get("users") or users), latency_s)
+    if kind == "thread_pool":
+        return thread_pool_bound(int(spec.get("users") or users), int(spec["threads"]), latency_s)
+    if kind in ("declared_rate", "rate_limit"):
+        rps = float(spec["rps"])
+        if rps <= 0:
+            raise ValueError("need a positive declared rate")
+        return {"kind": "rate_limit", "rps": rps, "explanation": f"declared limit {rps:g} accepted rps"}
+    raise ValueError(f"unknown bound kind {kind!r}")
 
 
 # -- summaries and comparisons --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``harness load run PROFILE [...]`` and ``harness load list``."""
+"""``harness load run NAME | -f LOCUSTFILE --arm ... [...]`` and ``harness load list``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import exitcodes
 from harness.progress import Reporter, add_verbosity
+from harness.target import add_target_arguments, cwd_path, load_target, target_from_args
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,53 +22,73 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                  epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = load.add_subparsers(dest="load_command", metavar="ACTION", required=True)
 
-    run = sub.add_parser("run", help="run an experiment and write results.json",
-                         epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("profile", help="experiment name (see `harness load list`)")
+    run = sub.add_parser(
+        "run", help="run an experiment and write results.json",
+        description="Either a configured experiment (`harness load run NAME`, [tool.harness.experiments.NAME]) "
+        "or your locustfile with arms given here: `-f LOCUSTFILE --arm NAME=URL --arm NAME=URL` against "
+        "running services, or `-f LOCUSTFILE --app MODULE:ATTR --arm NAME[:KEY=VAL,...] ...` where the "
+        "harness starts one server per arm with those environment differences.",
+        epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("profile", nargs="?", metavar="NAME", help="a configured experiment (see `harness load list`)")
+    run.add_argument("-f", "--locustfile", type=Path, help="your locustfile, run unchanged")
+    run.add_argument("--arm", action="append", default=[], metavar="NAME=URL|NAME[:KEY=VAL,...]",
+                     help="an arm: a running service's URL, or env differences of a server the harness starts")
     run.add_argument("--quick", action="store_true",
                      help="4 rounds/arm x 4 s, 2 s warm-up (CI smoke; default 6 x 12 s, 5 s warm-up)")
     run.add_argument("--aa", action="store_true", help="A/A: the same arm twice; must show no difference")
-    run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment)")
+    run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment, else 20)")
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")
     run.add_argument("--rounds", type=int, help="measured rounds per arm")
     run.add_argument("--warmup", type=float, help="discarded warm-up seconds per arm (0: none)")
     run.add_argument("--processes", type=int, default=None,
                      help="Locust processes: >1 runs a local master plus that many workers "
-                          "(default: the experiment's own, 2 for middleware and server)")
+                          "(default: the experiment's own)")
     run.add_argument("--seed", type=int, default=0, help="seed for round order and data")
     run.add_argument("--order", choices=("abba", "random"), default="abba", help="round interleaving")
     run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    run.add_argument("--database-url", help="REFAPP_DATABASE_URL for the servers (postgres backend)")
-    run.add_argument("--redis-url", help="REFAPP_REDIS_URL for the servers (cache + limiter)")
-    run.add_argument("--server", choices=("uvicorn", "gunicorn"), default="uvicorn",
-                     help="server for arms that don't pin one")
+    run.add_argument("--database-url", help="database URL for the servers (into [tool.harness.backend] "
+                     "database_url_env)")
+    run.add_argument("--redis-url", help="Redis URL for the servers (into [tool.harness.backend] redis_url_env)")
+    run.add_argument("--server", choices=("uvicorn", "gunicorn", "command"), default=None,
+                     help="server for arms that don't pin one (default: the configured serve.kind)")
     run.add_argument("--workers", type=int, default=2, help="gunicorn workers for arms that don't pin them")
-    run.add_argument("-o", "--output", type=Path, help="output directory (default reports/runs/<run-id>/<profile>/)")
+    run.add_argument("-o", "--output", type=Path, help="output directory (default reports/runs/<run-id>/<name>/)")
     add_verbosity(run, verbose_help="on a terminal, also print the live rps line every second")
+    add_target_arguments(run)
     run.set_defaults(handler=_run)
 
-    lst = sub.add_parser("list", help="list experiments and profiles")
+    lst = sub.add_parser("list", help="list the configured experiments")
     lst.set_defaults(handler=_list)
 
 
 def _list(args: argparse.Namespace) -> int:
-    from load.experiment import EXPERIMENTS, profile_names
-
-    print("experiments (harness load run NAME):")
-    for exp in EXPERIMENTS.values():
+    target = load_target()
+    print(f"experiments of {target.config_file or 'no [tool.harness] found'} (harness load run NAME):")
+    for name, exp in target.experiments.items():
         arms = " vs ".join(a.name for a in exp.arms)
-        print(f"  {exp.name:<11} {arms:<28} {exp.description}")
-    print("profiles (load/profiles/*.py, usable with plain `locust -f`):")
-    print("  " + ", ".join(profile_names()))
+        print(f"  {name:<11} {arms:<28} {exp.description}")
     return exitcodes.OK
 
 
+def check_locustfile(path: Path) -> Path:
+    """Exit 2 naming the file (and line) for a missing or unparsable locustfile, before anything starts."""
+    if not path.is_file():
+        raise exitcodes.HarnessError(f"-f {path}: no such locustfile")
+    try:
+        compile(path.read_bytes(), str(path), "exec")
+    except SyntaxError as exc:
+        raise exitcodes.HarnessError(f"{path}:{exc.lineno}: syntax error in the locustfile: {exc.msg}") from exc
+    return path
+
+
 def _run(args: argparse.Namespace) -> int:
-    from load.experiment import EXPERIMENTS
+    from harness import appload
+    from harness.cli import require
+    from load.experiment import adhoc, get_experiment
+
+    require("locust")  # the driver subprocess imports it; say which extra now, not in its log
     from load.runner import RunOptions, run_experiment
 
-    if args.profile not in EXPERIMENTS:
-        raise exitcodes.HarnessError(f"unknown profile {args.profile!r}; choose from {', '.join(EXPERIMENTS)}")
     for flag in ("users", "rounds", "processes", "workers"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -76,26 +97,41 @@ def _run(args: argparse.Namespace) -> int:
         raise exitcodes.HarnessError("--round-seconds must be > 0")
     if args.warmup is not None and args.warmup < 0:
         raise exitcodes.HarnessError("--warmup must be >= 0")
+    target = target_from_args(args)
+    if args.locustfile is not None:
+        if args.profile and args.profile in target.experiments:
+            raise exitcodes.HarnessError("give either a configured experiment NAME or -f LOCUSTFILE, not both")
+        exp = adhoc(check_locustfile(cwd_path(args.locustfile)), args.arm, name=args.profile)
+    elif args.profile:
+        if args.arm:
+            raise exitcodes.HarnessError("--arm goes with -f LOCUSTFILE; a configured experiment has its own arms")
+        exp = get_experiment(target, args.profile)
+        for path in {a.locustfile for a in exp.arms}:
+            check_locustfile(path)
+    else:
+        raise exitcodes.HarnessError("give a configured experiment NAME, or -f LOCUSTFILE with --arm ... "
+                                     "(see `harness load run --help`)")
+    if any(a.url is None for a in exp.arms):
+        appload.check_importable(target)  # exit 2 with the import error, before any server starts
     opts = RunOptions(quick=args.quick, aa=args.aa, users=args.users, round_seconds=args.round_seconds,
                       rounds=args.rounds, warmup=args.warmup, processes=args.processes, seed=args.seed,
                       backend=args.backend, database_url=args.database_url, redis_url=args.redis_url,
-                      server=args.server, workers=args.workers, output=args.output, order=args.order)
-    reporter = Reporter(f"harness load run {args.profile}", verbose=args.verbose, quiet=args.quiet,
-                        estimate_s=estimate_seconds(args.profile, opts), timestamps=False)
+                      server=args.server, workers=args.workers,
+                      output=cwd_path(args.output) if args.output else None, order=args.order)
+    reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,
+                        estimate_s=estimate_seconds(exp, opts), timestamps=False)
     with reporter:
-        doc = run_experiment(args.profile, opts, progress=reporter)
+        doc = run_experiment(exp, target, opts, progress=reporter)
     text = io.StringIO()
     print_report(doc, text)
     reporter.table(report_table(doc), text.getvalue())
     return exitcodes.OK if doc["validity"]["valid"] else exitcodes.INVALID_RUN
 
 
-def estimate_seconds(profile: str, opts: Any) -> float:
+def estimate_seconds(exp: Any, opts: Any) -> float:
     """For the live display's "left": the rounds (plus ~0.5 s of spawn/settle/stop each) and start-up."""
-    from load.experiment import EXPERIMENTS
-
-    r = opts.resolved()
-    arms = 2 if opts.aa else len(EXPERIMENTS[profile].arms)
+    r = opts.resolved(exp.plan)
+    arms = 2 if opts.aa else len(exp.arms)
     per_arm = (r["warmup"] + 0.5 if r["warmup"] else 0.0) + r["rounds"] * (r["round_seconds"] + 0.5)
     return float(10.0 + arms * per_arm)
 

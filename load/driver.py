@@ -10,6 +10,9 @@ CPU can be measured per process. For ``processes > 1`` this process is a Locust 
 options travel to the workers as Locust custom arguments (``parsed_options``), which the master
 sends with every spawn message.
 
+The locustfile is the user's, unchanged: ``load.counters`` wraps each User class's ``on_start`` so
+that the driver knows when every user is set up, with no helper the file must call.
+
 A round: set the options, ``runner.start``, wait until every user finished ``on_start`` (logins,
 reference fetches), settle, reset the stats, measure for S seconds, snapshot
 ``stats.total.get_response_time_percentile`` etc., ``runner.stop``.
@@ -46,6 +49,7 @@ from gevent.socket import wait_read
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 OPTION_PREFIX = "HARNESS_"
 DEFAULT_REPORT_INTERVAL_S = 0.25  # workers' stats reports; users_ready reaches the master only with them
+from load import counters  # noqa: E402 - after locust's monkey-patching; registers the counter listeners
 STOP_POLL_INTERVAL_S = 0.05
 logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as Locust does
 
@@ -53,12 +57,6 @@ logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as 
 def emit(event: str, **data: Any) -> None:
     sys.stdout.write(json.dumps({"event": event, "t": time.time(), **data}) + "\n")
     sys.stdout.flush()
-
-
-def _common() -> Any:
-    from load.profiles import _common
-
-    return _common
 
 
 def entry_stats(entry: Any, duration: float) -> dict[str, Any]:
@@ -85,7 +83,8 @@ def snapshot(env: Environment, duration: float) -> dict[str, Any]:
         by_name[f"{method} {name}"] = {k: s[k] for k in ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")}
     errors = {f"{e.method} {e.name}: {e.error}": int(e.occurrences) for e in stats.errors.values()}
     return {"total": entry_stats(stats.total, duration), "by_name": by_name,
-            "errors": dict(sorted(errors.items())[:20]), "counters": dict(_common().COUNTERS)}
+            "errors": dict(sorted(errors.items())[:20]), "counters": {k: v for k, v in counters.COUNTERS.items()
+                                                               if k != counters.READY}}
 
 
 def wait_until(predicate: Any, timeout: float, what: str, runner: Any = None) -> None:
@@ -161,6 +160,7 @@ class Driver:
         if not user_classes:
             raise ValueError(f"no User class in {self.profile}")
         self.user_classes = list(user_classes.values())
+        counters.track_ready(self.user_classes)
         # parsed_options: Locust's defaults (the runners read several) plus the per-round HARNESS_*
         # options, which the master forwards to its workers as custom arguments.
         parser = argument_parser.get_empty_argument_parser()
@@ -173,7 +173,7 @@ class Driver:
         if self.processes > 1:
             port = int(init["master_port"])
             self.runner = create_master_runner(self.env, port)
-            cmd = [sys.executable, "-m", "locust", "-f", self.profile, "--worker", "--master-host", "127.0.0.1",
+            cmd = [sys.executable, "-m", "load.worker", "-f", self.profile, "--worker", "--master-host", "127.0.0.1",
                    "--master-port", str(port), "--loglevel", "WARNING"]
             interval = init.get("report_interval_s", DEFAULT_REPORT_INTERVAL_S)
             env = {**os.environ, "HARNESS_WORKER_REPORT_INTERVAL": str(interval)}
@@ -201,25 +201,24 @@ class Driver:
 
     def round(self, cmd: dict[str, Any]) -> None:
         users = int(cmd["users"])
-        common = _common()
         if self.processes > 1:
             self._wait_workers_ready(float(cmd.get("ready_timeout_s", 60)))
         self._apply_options(cmd.get("options", {}))
         self.env.host = cmd["host"]
         for cls in self.user_classes:
             cls.host = cmd["host"]
-        common.COUNTERS.clear()
+        counters.COUNTERS.clear()
         self.runner.exceptions = {}
         self.runner.cpu_warning_emitted = False
         self.runner.start(users, spawn_rate=float(cmd.get("spawn_rate") or users))
-        wait_until(lambda: common.COUNTERS["users_ready"] >= users, float(cmd.get("ready_timeout_s", 60)),
+        wait_until(lambda: counters.COUNTERS[counters.READY] >= users, float(cmd.get("ready_timeout_s", 60)),
                    f"{users} users to finish on_start", self.runner)
         gevent.sleep(float(cmd.get("settle_s", 0.5)))
         emit("ready", users=users)
         seconds = float(cmd["seconds"])
         emit("measure_start")
         self.env.stats.reset_all()
-        common.reset_counters()
+        counters.reset_counters()
         t0 = time.monotonic()
         last_n, last_t = 0, t0
         while (now := time.monotonic()) - t0 < seconds:

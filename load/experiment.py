@@ -1,8 +1,11 @@
 """Experiments as data: arms, their server configuration, and the order rounds run in.
 
-An *arm* is one variant: a profile (Locust file) with generator-side options (``profile_env``,
-e.g. ``HARNESS_ARM=async``) and a server (kind, workers, ``app_env`` such as
-``REFAPP_MIDDLEWARE=bare``). Arms with equal server configuration share one server process.
+An *arm* is one variant: a locustfile with generator-side options (``options``, reaching the file as
+``HARNESS_<NAME>``) and either a server the harness starts (kind, workers, env differences such as
+``APP_FEATURE=off``) or the URL of a service that is already running. Arms with equal server
+configuration share one server process. Experiments come from the target's
+``[tool.harness.experiments.NAME]`` tables (``from_target``) or from the command line
+(``adhoc``: ``-f LOCUSTFILE --arm ...``); the engine knows no experiment by name.
 Rounds of the arms are interleaved (counterbalanced ABBA... or seeded random blocks) so slow
 drift of the machine (thermal, page cache, noisy neighbours) hits every arm alike.
 """
@@ -14,29 +17,29 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness import exitcodes
+from harness.target import ExperimentSpec, Target
 
-PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
-BoundKind = Literal["littles_law", "thread_pool", "rate_limit"]
 OrderKind = Literal["abba", "random"]
 
 
 @dataclass(frozen=True, slots=True)
 class Arm:
     name: str
-    profile: str  # file stem in load/profiles
+    locustfile: Path
     description: str = ""
-    profile_env: Mapping[str, str] = field(default_factory=dict)
+    profile_env: Mapping[str, str] = field(default_factory=dict)  # HARNESS_* options for the locustfile
     app_env: Mapping[str, str] = field(default_factory=dict)
-    server: Literal["uvicorn", "gunicorn"] | None = None  # None: the run's --server
+    server: str | None = None  # None: the run's --server (or the target's serve.kind)
     workers: int | None = None  # None: the run's --workers
-    bound: BoundKind | None = None
+    bound: Mapping[str, Any] | None = None  # harness.target.Bound as a dict
+    url: str | None = None  # a running service: no server to start
 
     @property
-    def profile_path(self) -> Path:
-        return PROFILES_DIR / f"{self.profile}.py"
+    def profile(self) -> str:
+        return self.locustfile.stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,113 +48,87 @@ class Experiment:
     description: str
     arms: tuple[Arm, ...]
     users: int = 20
-    seed_items: int = 0  # > 0: register a user and create this many items before measuring
+    setup: str | None = None  # command run per started server; its JSON adds locust options
     aa_arm: str | None = None  # which arm --aa duplicates (default: the last)
-    io_ms: int | None = None  # for io: simulated I/O per request
-    per_user_rps: float | None = None  # for ratelimit: constant_throughput per user
+    per_user_rps: float | None = None  # offered load per user (declared_rate bounds: expected 429s)
     app_env: Mapping[str, str] = field(default_factory=dict)  # server env shared by every arm
     checks: tuple[str, ...] = ("checks_failed",)  # counters always reported in results["checks"]
-    #: Not None: start the pricing downstream (reference_app.downstream) with this PRICING_* env,
-    #: shared by every arm, and point each app server's REFAPP_PRICING_URL at it.
-    downstream_env: Mapping[str, str] | None = None
+    #: Companion services (``[tool.harness.services]``) to start, with env overrides, shared by every arm.
+    services: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: Locust processes when the caller doesn't say: max-throughput experiments need more than one
     #: on this hardware, or the generator saturates before the server (NOTES-performance.md).
     generator_processes: int = 1
+    plan: Mapping[str, float | int] = field(default_factory=dict)  # rounds / round_seconds / warmup
 
 
-def profile_names() -> list[str]:
-    return sorted(p.stem for p in PROFILES_DIR.glob("*.py") if not p.stem.startswith("_"))
+def option_env(options: Mapping[str, str]) -> dict[str, str]:
+    """Config options (``io_ms = "200"``) as the locustfile sees them (``HARNESS_IO_MS``)."""
+    return {f"HARNESS_{k.upper()}": str(v) for k, v in options.items()}
 
 
-_BARE_HEADERS = {"HARNESS_REQUIRE_HEADERS": ""}  # no correlation middleware, no X-Request-ID
-#: What the observability layers do in production, where the runner's quiet defaults would switch
-#: them off: access lines written (INFO), traces sampled at the default ratio (spans dropped, not
-#: sent: the cost measured is the app's, not a collector's).
-_PRODUCTION_OBSERVABILITY = {"REFAPP_ACCESS_LOG": "true", "REFAPP_LOG_LEVEL": "INFO",
-                             "REFAPP_OTEL_EXPORTER": "discard"}
-
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        Experiment(
-            "io", "I/O-bound handler: def + time.sleep (thread pool) vs async def + asyncio.sleep",
-            (Arm("io_sync", "io_bound", "def handler, time.sleep(ms)", {"HARNESS_ARM": "sync"}, bound="thread_pool"),
-             Arm("io_async", "io_bound", "async def handler, asyncio.sleep(ms)", {"HARNESS_ARM": "async"},
-                 bound="littles_law")),
-            # 200 users: the ceilings are 200/0.2 = 1000 rps (async) vs 40/0.2 = 200 rps (40 threads),
-            # so the experiment can show up to 5x; at 100 users the async ceiling (500) capped it at 2.5x.
-            users=200, io_ms=200),
-        Experiment(
-            "cache", "GET /items/{id} from the database vs the read-through cache, and /lab/hello as the ceiling",
-            (Arm("uncached", "cache", "GET /items/{id} (database)", {"HARNESS_ARM": "uncached"}),
-             Arm("cached", "cache", "GET /items/{id}/cached", {"HARNESS_ARM": "cached"}),
-             # The cheapest request the app serves, on the same server: how close a hit comes to it.
-             Arm("hello", "hello", "GET /lab/hello (no auth, no cache, no database)")),
-            users=20, seed_items=100, app_env={"REFAPP_CACHE_TTL_S": "3600"}, aa_arm="cached",
-            checks=("checks_failed", "cache_mismatches", "cache_hit", "cache_miss")),
-        Experiment(
-            "ratelimit", "rate-limited op vs its unlimited twin at a known offered load above the limit",
-            (Arm("unlimited", "ratelimit", "GET /lab/unlimited", {"HARNESS_ARM": "unlimited"}),
-             Arm("limited", "ratelimit", "GET /lab/limited (REFAPP_LAB_LIMIT)", {"HARNESS_ARM": "limited"},
-                 bound="rate_limit")),
-            users=40, per_user_rps=5.0,
-            app_env={"REFAPP_RATE_LIMIT_ENABLED": "true", "REFAPP_LAB_LIMIT": "50/second"},
-            checks=("checks_failed", "rate_limited")),
-        Experiment(
-            "middleware", "middleware stack overhead on /lab/hello: REFAPP_MIDDLEWARE=bare vs full "
-            "(every layer as production runs it: access log written, traces sampled at the default ratio)",
-            (Arm("bare", "hello", "REFAPP_MIDDLEWARE=bare", _BARE_HEADERS, {"REFAPP_MIDDLEWARE": "bare"}),
-             Arm("full", "hello", "REFAPP_MIDDLEWARE=full, access log on, tracing sampled", {},
-                 {"REFAPP_MIDDLEWARE": "full", **_PRODUCTION_OBSERVABILITY})),
-            users=20, generator_processes=2),
-        Experiment(
-            "middleware_layers", "each middleware layer alone on /lab/hello, against bare and the full stack",
-            (Arm("bare", "hello", "REFAPP_MIDDLEWARE=bare", _BARE_HEADERS, {"REFAPP_MIDDLEWARE": "bare"}),
-             *(Arm(layer, "hello", f"REFAPP_MIDDLEWARE={layer}",
-                   {} if layer == "correlation" else _BARE_HEADERS,
-                   {"REFAPP_MIDDLEWARE": layer, **_PRODUCTION_OBSERVABILITY})
-               for layer in ("correlation", "timing", "access_log", "metrics", "gzip", "tracing")),
-             Arm("full", "hello", "REFAPP_MIDDLEWARE=full, access log on, tracing sampled", {},
-                 {"REFAPP_MIDDLEWARE": "full", **_PRODUCTION_OBSERVABILITY})),
-            users=20, generator_processes=2, aa_arm="full"),
-        Experiment(
-            "server", "uvicorn with 1 worker vs gunicorn (uvicorn workers) with 2 on /lab/hello",
-            (Arm("uvicorn_1", "hello", "uvicorn, 1 worker", server="uvicorn", workers=1),
-             Arm("gunicorn_2", "hello", "gunicorn, 2 workers", server="gunicorn", workers=2)),
-            users=20, generator_processes=2),
-        Experiment(
-            "downstream", "GET /items/{id}/quote while the pricing downstream hangs (5 s per call): "
-            "circuit breaker off vs on",
-            (Arm("breaker_off", "downstream", "REFAPP_PRICING_BREAKER_ENABLED=false: every call waits out "
-                 "the timeouts and retries", app_env={"REFAPP_PRICING_BREAKER_ENABLED": "false"}),
-             Arm("breaker_on", "downstream", "REFAPP_PRICING_BREAKER_ENABLED=true: the breaker opens and "
-                 "calls fail fast", app_env={"REFAPP_PRICING_BREAKER_ENABLED": "true"})),
-            users=20, seed_items=50,
-            downstream_env={"PRICING_LATENCY_MS": "5000", "PRICING_LOG_REQUESTS": "false",
-                            "PRICING_LOG_LEVEL": "WARNING"}),
-        Experiment(
-            "effect", "a declared 15% rps drop: async I/O of 200 ms vs 235 ms (200/235 = 0.85 by Little's law); "
-            "checks that the default plan detects an effect of that size",
-            (Arm("io_200ms", "io_bound", "async def, asyncio.sleep(200 ms)", {"HARNESS_ARM": "async"}),
-             Arm("io_235ms", "io_bound", "async def, asyncio.sleep(235 ms): 15% fewer rps",
-                 {"HARNESS_ARM": "async", "HARNESS_IO_MS": "235"})),
-            # 20 users: 100 vs 85 rps needs little CPU, so Little's law holds even on a busy machine (at
-            # 100 users a box whose other processes used 1.7 of 2 cores starved the event loop: 290 rps
-            # for a bound of 500, and the injected 15% drowned in CPU queueing).
-            users=20, io_ms=200),
-        Experiment(
-            "journey", "a user's journey: login, CRUD, filtered lists, upload and download",
-            (Arm("journey", "journey", "mixed journey"),), users=20, seed_items=50),
-    )
-}
+def from_spec(name: str, spec: ExperimentSpec) -> Experiment:
+    shared = option_env(spec.options)
+    if spec.per_user_rps is not None:
+        shared["HARNESS_PER_USER_RPS"] = str(spec.per_user_rps)
+    arms = tuple(
+        Arm(a.name, a.locustfile or spec.locustfile, a.description, {**shared, **option_env(a.options)},
+            dict(a.env), a.server, a.workers, a.bound.model_dump(exclude_none=True) if a.bound else None, a.url)
+        for a in spec.arms)
+    return Experiment(name, spec.description, arms, users=spec.users, setup=spec.setup, aa_arm=spec.aa_arm,
+                      per_user_rps=spec.per_user_rps, app_env=dict(spec.env), checks=tuple(spec.checks),
+                      services={k: dict(v) for k, v in spec.services.items()},
+                      generator_processes=spec.processes, plan=spec.plan.model_dump(exclude_none=True))
 
 
-def get_experiment(name: str) -> Experiment:
+def from_target(target: Target) -> dict[str, Experiment]:
+    return {name: from_spec(name, spec) for name, spec in target.experiments.items()}
+
+
+def get_experiment(target: Target, name: str) -> Experiment:
+    experiments = from_target(target)
     try:
-        return EXPERIMENTS[name]
+        return experiments[name]
     except KeyError:
-        raise exitcodes.HarnessError(
-            f"unknown profile {name!r}; choose from {', '.join(sorted(EXPERIMENTS))}") from None
+        where = target.config_file or "no [tool.harness] config found"
+        known = ", ".join(experiments) or "none"
+        raise exitcodes.HarnessError(f"unknown experiment {name!r} ({where}); configured: {known}") from None
+
+
+def parse_arm(text: str) -> tuple[str, str | None, dict[str, str]]:
+    """``NAME=URL`` (a running service) or ``NAME[:KEY=VAL,...]`` (env differences of a started server)."""
+    name, eq, rest = text.partition("=")
+    if eq and rest.startswith(("http://", "https://")) and ":" not in name:
+        if not name:
+            raise exitcodes.HarnessError(f"--arm {text!r}: empty arm name")
+        return name, rest.rstrip("/"), {}
+    name, _, envs = text.partition(":")
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise exitcodes.HarnessError(f"--arm {text!r}: expected NAME=URL or NAME[:KEY=VAL,...]")
+    env: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in envs.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise exitcodes.HarnessError(f"--arm {text!r}: {pair!r} is not KEY=VAL")
+        env[key] = value
+    return name, None, env
+
+
+def adhoc(locustfile: Path, arm_texts: Sequence[str], *, users: int = 20, name: str | None = None) -> Experiment:
+    """An experiment from the command line: ``-f LOCUSTFILE --arm ... --arm ...``."""
+    if not arm_texts:
+        raise exitcodes.HarnessError("give the arms: --arm NAME=URL (running services) or "
+                                     "--arm NAME[:KEY=VAL,...] with --app (servers the harness starts)")
+    arms = []
+    for text in arm_texts:
+        arm_name, url, env = parse_arm(text)
+        desc = url or (", ".join(f"{k}={v}" for k, v in env.items()) or "the target as configured")
+        arms.append(Arm(arm_name, locustfile, desc, {}, env, url=url))
+    if len({a.name for a in arms}) != len(arms):
+        raise exitcodes.HarnessError("--arm: arm names must be unique")
+    if len({a.url is None for a in arms}) > 1:
+        raise exitcodes.HarnessError("--arm: mix of URL arms and started-server arms; use one kind per run")
+    label = name or locustfile.stem
+    return Experiment(label, f"{locustfile.name}: {' vs '.join(a.name for a in arms)}", tuple(arms), users=users)
 
 
 def aa_variant(exp: Experiment) -> Experiment:
@@ -192,5 +169,7 @@ def server_key(arm: Arm, default_server: str, default_workers: int, base_env: Ma
         str, int, tuple[tuple[str, str], ...]]:
     server = arm.server or default_server
     workers = arm.workers or (default_workers if server == "gunicorn" else 1)
+    if arm.url is not None:
+        return "url", 1, (("url", arm.url),)
     env = {**base_env, **arm.app_env}
     return server, workers, tuple(sorted(env.items()))

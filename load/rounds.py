@@ -26,7 +26,9 @@ from typing import IO, Any
 import psutil
 
 from harness import exitcodes
-from harness.server import REPO_ROOT, free_port
+from harness.server import free_port
+
+LOOPBACK_PREFIXES = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
 
 IDLE_TIMEOUT_S = 3600.0
 
@@ -125,8 +127,9 @@ class LoadDriver:
     duration + a margin. ``close()`` always ends the process group (driver and workers).
     """
 
-    def __init__(self, profile: Path, *, processes: int = 1, log_path: Path, start_timeout_s: float = 120.0) -> None:
-        self.profile, self.processes, self.log_path = profile, processes, log_path
+    def __init__(self, profile: Path, *, processes: int = 1, log_path: Path, start_timeout_s: float = 120.0,
+                 cwd: Path | None = None) -> None:
+        self.profile, self.processes, self.log_path, self.cwd = profile, processes, log_path, cwd
         self.start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[str] | None = None
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -147,7 +150,7 @@ class LoadDriver:
                            "idle_timeout_s": IDLE_TIMEOUT_S})
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen([sys.executable, "-m", "load.driver", init],  # noqa: S603
-                                          cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                          cwd=self.cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                                           start_new_session=True)
         assert self._proc.stdout is not None
@@ -186,8 +189,9 @@ class LoadDriver:
     def run(self, spec: RoundSpec, *, server_pids: Callable[[], list[int]],
             on_progress: Callable[[Mapping[str, Any]], None] | None = None) -> dict[str, Any]:
         """Run one round; returns the driver's ``result`` plus CPU/RSS measurements."""
-        if not spec.host.startswith("http://127.0.0.1:"):
-            raise RoundError(f"refusing to load a non-loopback target: {spec.host}")
+        if not spec.host.startswith(LOOPBACK_PREFIXES):
+            raise exitcodes.HarnessError(f"refusing to load a non-loopback target: {spec.host} "
+                                         "(load is only ever sent to this machine)")
         if self._proc is None or self._proc.poll() is not None or self._proc.stdin is None:
             raise RoundError(f"load driver is not running; see {self.log_path}")
         self._proc.stdin.write(spec.command())

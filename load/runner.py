@@ -2,8 +2,10 @@
 
 Python API::
 
-    from load.runner import RunOptions, run_experiment
-    doc = run_experiment("io", RunOptions(quick=True))   # dict that validates against results.schema.json
+    from harness.target import load_target
+    from load.experiment import get_experiment
+    target = load_target()                   # [tool.harness] of the cwd's project
+    doc = run_experiment(get_experiment(target, "io"), target, RunOptions(quick=True))
 
 or, to start several experiments before measuring any (the main job), ``ExperimentRun``'s
 ``start()`` / ``measure()``. Each arm's server configuration is started once (arms with equal configs
@@ -29,13 +31,12 @@ from typing import Any
 
 from harness import exitcodes
 from harness.progress import RoundStatus, live_line
-from harness.server import REPO_ROOT
+from harness.target import Target
 from load import analysis
-from load.experiment import Arm, Experiment, OrderKind, aa_variant, get_experiment, round_order
+from load.experiment import Arm, Experiment, OrderKind, aa_variant, round_order
 from load.fingerprint import fingerprint
 from load.rounds import LoadDriver, RoundSpec
 from load.schema import validate
-from load.seeding import SeedData
 from load.servers import ArmServer, MigratedSchema, ServerSet
 from reports import plans
 
@@ -59,21 +60,19 @@ class RunOptions:
     backend: str = "sqlite"
     database_url: str | None = None
     redis_url: str | None = None
-    server: str = "uvicorn"
-    workers: int = 2  # for gunicorn arms that don't pin a worker count
+    server: str | None = None  # for arms that don't pin one; None: the target's serve.kind
+    workers: int | None = 2  # for gunicorn arms that don't pin a worker count
     output: Path | None = None
     order: OrderKind = "abba"
     spawn_rate: float | None = None
-    server_env: Mapping[str, str] = field(default_factory=dict)  # extra REFAPP_* for every server
-    migrate_cmd: tuple[str, ...] | None = None  # None: harness.server's default
-    #: Extra ServerConfig fields (e.g. app="pkg.mod:factory", cwd=..., migrate_cmd=None for a stub).
-    server_overrides: Mapping[str, Any] = field(default_factory=dict)
+    server_env: Mapping[str, str] = field(default_factory=dict)  # extra env for every server
 
-    def resolved(self) -> dict[str, Any]:
-        base = QUICK if self.quick else FULL
-        return {"rounds": self.rounds or base["rounds"],
-                "round_seconds": self.round_seconds or base["round_seconds"],
-                "warmup": base["warmup"] if self.warmup is None else self.warmup}
+    def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
+        base = {**(QUICK if self.quick else FULL), **(plan or {})}
+        return {"rounds": int(self.rounds or base["rounds"]),
+                "round_seconds": float(self.round_seconds or base["round_seconds"]),
+                "warmup": float(base["warmup"] if self.warmup is None else self.warmup)}
 
 
 
@@ -117,13 +116,12 @@ def new_run_id() -> str:
 
 def arm_doc(arm: Arm, exp: Experiment, users: int, server: ArmServer) -> dict[str, Any]:
     kind, workers, app_env = server.kind
-    cfg = server.lab_config
-    bound = analysis.bound_for(arm.bound, users=users, io_ms=exp.io_ms, lab_config=cfg)
+    bound = analysis.bound_for(arm.bound, users=users)
     doc: dict[str, Any] = {"name": arm.name, "description": arm.description, "server": kind, "workers": workers,
-                           "app_env": dict(app_env), "profile": arm.profile,
+                           "app_env": dict(app_env), "profile": arm.profile, "locustfile": str(arm.locustfile),
                            "profile_env": dict(arm.profile_env), "bound": bound,
-                           "expected_429_fraction": None, "lab_config": cfg}
-    if arm.bound == "rate_limit" and bound and exp.per_user_rps:
+                           "expected_429_fraction": None, "url": arm.url}
+    if bound and bound["kind"] == "rate_limit" and exp.per_user_rps:
         offered = users * exp.per_user_rps
         doc["offered_rps"] = offered
         doc["expected_429_fraction"] = analysis.expected_429_fraction(bound["rps"], offered)
@@ -133,16 +131,8 @@ def arm_doc(arm: Arm, exp: Experiment, users: int, server: ArmServer) -> dict[st
     return doc
 
 
-def profile_env(arm: Arm, exp: Experiment, opts: RunOptions, seeded: SeedData | None) -> dict[str, str]:
-    env = {"HARNESS_SEED": str(opts.seed)}
-    if exp.io_ms is not None:
-        env["HARNESS_IO_MS"] = str(exp.io_ms)
-    env.update(arm.profile_env)  # an arm may pin its own options (the effect experiment's slower arm)
-    if exp.per_user_rps is not None:
-        env["HARNESS_PER_USER_RPS"] = str(exp.per_user_rps)
-    if seeded is not None:
-        env.update(seeded.profile_env())
-    return env
+def profile_env(arm: Arm, opts: RunOptions, setup_options: Mapping[str, str]) -> dict[str, str]:
+    return {"HARNESS_SEED": str(opts.seed), **arm.profile_env, **setup_options}
 
 
 def round_doc(index: int, arm: str, warmup: bool, started_at: str, res: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,9 +165,9 @@ class DriverPool(contextlib.ExitStack):
     processes) reuse one tree, since every round sets its own options and resets the stats anyway.
     Closing the pool stops them all."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, cwd: Path | None = None) -> None:
         super().__init__()
-        self.log_dir = log_dir
+        self.log_dir, self.cwd = log_dir, cwd
         self._lock = threading.Lock()
         self._drivers: dict[tuple[Path, int], Future[LoadDriver]] = {}
 
@@ -192,7 +182,7 @@ class DriverPool(contextlib.ExitStack):
         if owner:
             progress(f"[{label}] starting Locust ({processes} process(es)) for {profile.stem}.py ...")
             name = f"locust-{profile.stem}.log" if processes == 1 else f"locust-{profile.stem}-{processes}procs.log"
-            driver = LoadDriver(profile, processes=processes, log_path=self.log_dir / name)
+            driver = LoadDriver(profile, processes=processes, log_path=self.log_dir / name, cwd=self.cwd)
             with self._lock:
                 self.callback(driver.close)
             try:
@@ -209,7 +199,7 @@ class DriverPool(contextlib.ExitStack):
 class ExperimentRun(contextlib.ExitStack):
     """One experiment in three steps, so a caller can start several before measuring any::
 
-        with ExperimentRun("io", opts) as run:
+        with ExperimentRun(experiment, target, opts) as run:
             run.start()          # migrations (once), servers and Locust processes, concurrently
             doc = run.measure()  # warm-up and interleaved rounds; results.json
 
@@ -218,23 +208,25 @@ class ExperimentRun(contextlib.ExitStack):
     Leaving the ``with`` block always stops every process that was started.
     """
 
-    def __init__(self, name: str, options: RunOptions | None = None, *, progress: Progress = print,
-                 schema: MigratedSchema | None = None, drivers: DriverPool | None = None) -> None:
+    def __init__(self, experiment: Experiment, target: Target, options: RunOptions | None = None, *,
+                 progress: Progress = print, schema: MigratedSchema | None = None,
+                 drivers: DriverPool | None = None) -> None:
         super().__init__()
         opts = options or RunOptions()
-        exp = get_experiment(name)
+        exp, name = experiment, experiment.name
         if opts.aa:
             exp = aa_variant(exp)
         processes = opts.processes if opts.processes is not None else exp.generator_processes
         if processes < 1:
             raise exitcodes.HarnessError("--processes must be >= 1")
-        self.name, self.exp, self.progress = name, exp, serialized(progress)
+        self.name, self.exp, self.target, self.progress = name, exp, target, serialized(progress)
         self.opts = dataclasses.replace(opts, processes=processes)
-        self.r = self.opts.resolved()
+        self.r = self.opts.resolved(exp.plan)
         self.users = self.opts.users or exp.users
         self.run_id = new_run_id()
-        self.out = Path(self.opts.output) if self.opts.output else REPO_ROOT / "reports" / "runs" / self.run_id / name
-        self.schema = schema or MigratedSchema(self.opts, self.out / "schema")
+        self.out = (Path(self.opts.output) if self.opts.output
+                    else target.root / "reports" / "runs" / self.run_id / name)
+        self.schema = schema or MigratedSchema(target, self.opts, self.out / "schema")
         self.servers: ServerSet | None = None
         self.pool = drivers  # None: a private pool, closed with this run
         self.drivers: dict[Path, LoadDriver] = {}
@@ -243,9 +235,10 @@ class ExperimentRun(contextlib.ExitStack):
         """Servers (after the one-off migration) and one Locust process tree per profile, concurrently."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.pool is None:
-            self.pool = self.enter_context(DriverPool(self.out / "logs"))
-        self.servers = self.enter_context(ServerSet(self.exp, self.opts, self.out, self.progress, self.schema))
-        profiles = list(dict.fromkeys(a.profile_path for a in self.exp.arms))
+            self.pool = self.enter_context(DriverPool(self.out / "logs", cwd=self.target.root))
+        self.servers = self.enter_context(ServerSet(self.exp, self.target, self.opts, self.out, self.progress,
+                                                    self.schema))
+        profiles = list(dict.fromkeys(a.locustfile for a in self.exp.arms))
         with ThreadPoolExecutor(max_workers=1 + len(profiles)) as pool:
             servers = pool.submit(self.servers.start_all)
             drivers = {path: pool.submit(self._driver, path) for path in profiles}
@@ -277,16 +270,15 @@ class ExperimentRun(contextlib.ExitStack):
         last_by_arm: dict[str, dict[str, Any]] = {}
         for index, (arm_name, warm) in enumerate(schedule):
             arm, target = arms[arm_name], self.servers.by_arm[arm_name]
-            srv = target.server
-            if not srv.alive():
-                raise exitcodes.HarnessError(f"server for arm {arm_name} died; see {srv.log_path}",
-                                             exitcodes.INVALID_RUN)
+            if not target.alive():
+                where = target.server.log_path if target.server is not None else target.base_url
+                raise exitcodes.HarnessError(f"server for arm {arm_name} died; see {where}", exitcodes.INVALID_RUN)
             if not warm:
                 counts[arm_name] += 1
             label = "warm-up" if warm else f"round {counts[arm_name]}/{r['rounds']}"
-            spec = RoundSpec(host=srv.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
+            spec = RoundSpec(host=target.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
                              spawn_rate=opts.spawn_rate, settle_s=settle_after(previous, last_by_arm.get(arm_name)),
-                             options=profile_env(arm, exp, opts, target.seeded))
+                             options=profile_env(arm, opts, target.options))
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 
@@ -296,7 +288,7 @@ class ExperimentRun(contextlib.ExitStack):
                                      step, len(schedule))
                 progress(live_line(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps", status))
 
-            res = self.drivers[arm.profile_path].run(spec, server_pids=srv.all_pids, on_progress=live)
+            res = self.drivers[arm.locustfile].run(spec, server_pids=target.pids, on_progress=live)
             doc = round_doc(index, arm_name, warm, started_at, res)
             rounds.append(doc)
             previous = last_by_arm[arm_name] = doc
@@ -304,7 +296,7 @@ class ExperimentRun(contextlib.ExitStack):
             progress(f"[{name}] {arm_name} {label} done: {doc['rps']:.0f} rps, p95 {doc['p95_ms']} ms, "
                      f"errors {doc['errors']}, 429 {doc['rate_limited']}, gen CPU {doc['generator_cpu_percent']:.0f}%, "
                      f"server CPU {doc['server_cpu_percent']:.0f}%, other {doc['other_cpu_percent']:.0f}%{flag}")
-        doc = assemble(self.run_id, name, exp, opts, users, r, order, arm_docs, rounds)
+        doc = assemble(self.run_id, name, exp, opts, users, r, order, arm_docs, rounds, self.target)
         doc["elapsed_s"] = round(time.monotonic() - started, 1)
         if write:
             path = self.out / "results.json"
@@ -314,16 +306,17 @@ class ExperimentRun(contextlib.ExitStack):
         return doc
 
 
-def run_experiment(name: str, options: RunOptions | None = None, *, progress: Progress = print,
-                   write: bool = True) -> dict[str, Any]:
-    """Run experiment ``name``; returns the results document (and writes ``results.json``)."""
-    with ExperimentRun(name, options, progress=progress) as run:
+def run_experiment(experiment: Experiment, target: Target, options: RunOptions | None = None, *,
+                   progress: Progress = print, write: bool = True) -> dict[str, Any]:
+    """Run ``experiment`` on ``target``; returns the results document (and writes ``results.json``)."""
+    with ExperimentRun(experiment, target, options, progress=progress) as run:
         run.start()
         return run.measure(write=write)
 
 
 def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: int, r: Mapping[str, Any],
-             order: list[str], arm_docs: list[dict[str, Any]], rounds: list[dict[str, Any]]) -> dict[str, Any]:
+             order: list[str], arm_docs: list[dict[str, Any]], rounds: list[dict[str, Any]],
+             target: Target | None = None) -> dict[str, Any]:
     summary = analysis.summarize(rounds, arm_docs)
     saturated = any(x["saturated"] and not x["warmup"] for x in rounds)
     plan = plans.plan_for(opts.quick)
@@ -331,10 +324,14 @@ def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: i
                                            invalid_reason=analysis.SATURATED_REASON if saturated else None,
                                            seed=opts.seed, plan=plan)
     validity = analysis.validity(rounds, summary, aa=opts.aa, comparisons=comparisons)
+    url_arms = [a["name"] for a in arm_docs if a["server"] == "url"]
+    if url_arms:  # no process to sample: a 0 % server CPU would read as a measurement
+        validity.setdefault("notes", []).append(
+            f"server CPU and memory unknown for URL arm(s) {', '.join(url_arms)} (not started by the harness)")
     doc = {
         "format": "fastapi-harness.results", "format_version": 1, "run_id": run_id, "profile": name,
         "description": exp.description, "created_at": dt.datetime.now(dt.UTC).isoformat(),
-        "environment": fingerprint(opts.backend),
+        "environment": fingerprint(opts.backend, target),
         "config": {"users": users, "spawn_rate": float(opts.spawn_rate or users),
                    "round_seconds": float(r["round_seconds"]), "rounds_per_arm": int(r["rounds"]),
                    "warmup_seconds": float(r["warmup"]),
@@ -342,8 +339,8 @@ def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: i
                    "seed": opts.seed,
                    "quick": opts.quick, "aa": opts.aa, "plan": plan.as_dict(),
                    "order": order, "order_method": opts.order,
-                   "server": opts.server, "io_ms": exp.io_ms, "per_user_rps": exp.per_user_rps,
-                   "seed_items": exp.seed_items},
+                   "server": opts.server or (target.serve.kind if target else None),
+                   "per_user_rps": exp.per_user_rps},
         "arms": arm_docs, "rounds": rounds, "summary": summary, "comparisons": comparisons,
         "validity": validity, "checks": {**dict.fromkeys(exp.checks, 0.0), **analysis.aggregate_checks(rounds)},
     }

@@ -1,144 +1,193 @@
 """The servers an experiment drives: one per distinct server configuration, started concurrently.
 
-Start-up is most of a short run's wall time (a server is ~4 CPU-seconds of imports and migrations on
-this kind of machine), so two things keep it off the critical path:
+Everything app-specific comes from the target (``harness.target.Target``): the app, how it is
+served, its env (``{workdir}`` is a private directory per server), its migrate command, the
+companion services an experiment needs, and an experiment's ``setup`` command.
 
-- **migrations run once** per run (``MigratedSchema``): on SQLite into a template database that every
-  server gets a copy of (SQLite's backup API, so the copy is consistent); on PostgreSQL into the
-  shared database, once, instead of N processes racing ``alembic upgrade`` on the same schema.
-  Servers then start with no migration step (uvicorn) or ``REFAPP_MIGRATE_ON_START=false`` (gunicorn).
-- servers are started **concurrently** (``ServerSet.start_all``), each seeded as soon as it is ready.
+Start-up is most of a short run's wall time (a server is seconds of imports and migrations), so:
 
-A stub app (``server_overrides={"migrate_cmd": None, ...}``, used by the tests) has no migrations and
-starts on an empty database, as before.
+- **migrations run once** per run (``MigratedSchema``): the target's ``migrate`` command runs with
+  the server env of a template directory, and every server starts with a copy of that directory's
+  files (a SQLite database migrated once); with a shared database (``--backend postgres``) it
+  migrates that database once instead of N processes racing on the same schema;
+- servers are started **concurrently** (``ServerSet.start_all``), each set up as soon as it is ready.
+
+An arm with a URL has no server: it is checked to answer, and its server CPU is unknown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import secrets
-import sqlite3
+import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import httpx
 
 from harness import exitcodes
-from harness.server import DEFAULT_MIGRATE_CMD, ServerConfig, ServerProcess, build_env, run_migrations
+from harness.server import ServerConfig, ServerProcess, build_env, run_migrations
+from harness.target import Target, expand_env, run_token
 from load.experiment import Experiment, server_key
-from load.seeding import SeedData, lab_config, seed
 
 if TYPE_CHECKING:
     from load.runner import RunOptions
 
-DOWNSTREAM_APP = "reference_app.downstream.app:create_pricing_app"
 Progress = Callable[[str], None]
 ServerKey = tuple[str, int, tuple[tuple[str, str], ...]]
+SETUP_TIMEOUT_S = 300.0
 
 
-def base_server_env(opts: RunOptions, workdir: Path) -> dict[str, str]:
-    """Defaults for measuring: quiet logs, limits that don't interfere, a private database."""
+def backend_env(target: Target, opts: RunOptions) -> dict[str, str]:
+    """The database / Redis URLs of ``--backend postgres`` in the variables the target names."""
+    env: dict[str, str] = {}
     if opts.backend == "postgres" and not opts.database_url:
-        raise exitcodes.HarnessError("--backend postgres needs --database-url postgresql+asyncpg://...")
-    env = {
-        "REFAPP_ACCESS_LOG": "false",
-        "REFAPP_LOG_LEVEL": "WARNING",
-        "REFAPP_OTEL_EXPORTER": "none",
-        "REFAPP_JWT_SECRET": secrets.token_urlsafe(48),
-        # The default/login/signup limits would throttle the load itself; the lab limit stays.
-        "REFAPP_DEFAULT_LIMIT": "1000000/second",
-        "REFAPP_LOGIN_LIMIT": "1000000/second",
-        "REFAPP_SIGNUP_LIMIT": "1000000/second",
-        "REFAPP_STORAGE_DIR": str(workdir / "files"),
-        "REFAPP_DATABASE_URL": opts.database_url or sqlite_url(workdir / "refapp.db"),
-    }
-    if opts.redis_url:
-        env["REFAPP_REDIS_URL"] = opts.redis_url
-    env.update(opts.server_env)
+        raise exitcodes.HarnessError("--backend postgres needs --database-url")
+    for url, name, what in ((opts.database_url, target.backend.database_url_env, "database_url_env"),
+                            (opts.redis_url, target.backend.redis_url_env, "redis_url_env")):
+        if url:
+            if not name:
+                raise exitcodes.HarnessError(f"a {what.split('_')[0]} URL was given, but [tool.harness.backend] "
+                                             f"declares no {what}")
+            env[name] = url
     return env
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+def base_server_env(target: Target, opts: RunOptions, workdir: Path, token: str) -> dict[str, str]:
+    """The target's env (placeholders filled) + the backend's URLs + the run's extra server env."""
+    return {**expand_env(target.env, workdir=workdir, token=token), **backend_env(target, opts),
+            **opts.server_env}
 
 
-def migrate_cmd_for(opts: RunOptions) -> tuple[str, ...] | None:
-    """The run's migration command; ``None`` when the app has none (a stub app in the tests)."""
-    if "migrate_cmd" in opts.server_overrides:
-        cmd = opts.server_overrides["migrate_cmd"]
-        return None if cmd is None else tuple(cmd)
-    return opts.migrate_cmd if opts.migrate_cmd is not None else DEFAULT_MIGRATE_CMD
+def server_config(target: Target, env: dict[str, str], *, kind: str | None = None, workers: int = 1,
+                  migrate: bool = False) -> ServerConfig:
+    kind = kind or target.serve.kind
+    return ServerConfig(
+        app=target.require_app(), server=kind, workers=workers, env=env,  # type: ignore[arg-type]
+        factory=target.factory,
+        gunicorn_conf=str(target.serve.gunicorn_conf) if target.serve.gunicorn_conf else None,
+        command_template=target.serve.command, cwd=target.app_dir, python=target.python,
+        ready_path=target.ready, passthrough=tuple(target.env_passthrough),
+        migrate_cmd=target.command(target.migrate) if migrate and target.migrate else None)
+
+
+def service_process(target: Target, name: str, overrides: dict[str, str], log_path: Path) -> tuple[
+        ServerProcess, str]:
+    """A companion service (``[tool.harness.services.NAME]``), not started yet, and its URL variable."""
+    try:
+        svc = target.services[name]
+    except KeyError:
+        raise exitcodes.HarnessError(f"unknown service {name!r}; [tool.harness.services] declares "
+                                     f"{', '.join(target.services) or 'none'}") from None
+    config = ServerConfig(app=svc.app, env={**svc.env, **overrides}, cwd=target.app_dir, python=target.python,
+                          ready_path=svc.ready)
+    return ServerProcess(config, log_path=log_path), svc.url_env
+
+
+def run_setup(target: Target, command: str, url: str, seed: int, log_path: Path) -> dict[str, str]:
+    """An experiment's ``setup`` command against a ready server; its last stdout line (JSON) adds
+    locust options (``{"item_ids": "1,2"}`` becomes ``HARNESS_ITEM_IDS``)."""
+    argv = target.command(command, url=url, seed=str(seed))
+    try:
+        done = subprocess.run(argv, cwd=target.app_dir, capture_output=True, text=True,  # noqa: S603 - the target's own command
+                              timeout=SETUP_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise exitcodes.HarnessError(f"setup command failed: {exc}", exitcodes.INVALID_RUN) from exc
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"[harness.setup] {' '.join(argv)} -> exit {done.returncode}\n{done.stderr}")
+    if done.returncode != 0:
+        raise exitcodes.HarnessError(f"setup command exited {done.returncode}: {done.stderr.strip()[-500:]}",
+                                     exitcodes.INVALID_RUN)
+    lines = done.stdout.strip().splitlines()
+    try:
+        data = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError as exc:
+        raise exitcodes.HarnessError(f"setup command's last line is not a JSON object: {lines[-1][:200]!r}",
+                                     exitcodes.INVALID_RUN) from exc
+    if not isinstance(data, dict):
+        raise exitcodes.HarnessError("setup command's last line is not a JSON object", exitcodes.INVALID_RUN)
+    return {f"HARNESS_{str(k).upper()}": str(v) for k, v in data.items()}
+
+
+def check_url(name: str, url: str, timeout_s: float = 5.0) -> None:
+    """A URL arm must answer (any HTTP status) before minutes of load are planned around it."""
+    from load.rounds import LOOPBACK_PREFIXES
+
+    if not url.startswith(LOOPBACK_PREFIXES):
+        raise exitcodes.HarnessError(f"arm {name}: {url} is not a loopback URL; load is only ever sent to "
+                                     f"this machine ({', '.join(LOOPBACK_PREFIXES)}...)")
+    try:
+        with httpx.Client(timeout=timeout_s, trust_env=False) as client:
+            client.get(url + "/")
+    except httpx.HTTPError as exc:
+        raise exitcodes.HarnessError(f"arm {name}: {url} does not answer ({type(exc).__name__}: {exc})",
+                                     exitcodes.INVALID_RUN) from exc
 
 
 class MigratedSchema:
-    """Migrations run once, on first use, then every server starts from the migrated schema.
+    """The target's migrate command, run once on first use; every server then starts from a copy.
 
     Thread-safe: experiments started concurrently share one instance (the main job's), and the first
     caller migrates while the others wait for it.
     """
 
-    def __init__(self, opts: RunOptions, workdir: Path) -> None:
-        self.opts, self.workdir = opts, workdir
-        self.migrate_cmd = migrate_cmd_for(opts)
+    def __init__(self, target: Target, opts: RunOptions, workdir: Path) -> None:
+        self.target, self.opts, self.workdir = target, opts, workdir
+        self.token = run_token()  # one per run: {random} in the env is the same for every server
         self._lock = threading.Lock()
         self._done = False
 
-    @property
-    def template(self) -> Path:
-        return self.workdir / "template.db"
-
     def ensure(self, progress: Progress) -> None:
-        if self.migrate_cmd is None:
+        if not self.target.migrate:
             return
         with self._lock:
             if self._done:
                 return
             self.workdir.mkdir(parents=True, exist_ok=True)
-            env = base_server_env(self.opts, self.workdir)
-            if self.opts.database_url is None:
-                env["REFAPP_DATABASE_URL"] = sqlite_url(self.template)
-            target = "the shared database" if self.opts.database_url else "a template SQLite database"
-            progress(f"migrating {target} once for every server ...")
-            config = ServerConfig(migrate_cmd=self.migrate_cmd, **_config_fields(self.opts))
+            env = base_server_env(self.target, self.opts, self.workdir, self.token)
+            progress("running the target's migrate command once for every server ...")
+            config = server_config(self.target, env, migrate=True)
             log_path = self.workdir / "migrate.log"
             with log_path.open("ab") as log:
-                run_migrations(config, build_env(env), log, log_path)
+                run_migrations(config, build_env(env, passthrough=config.passthrough), log, log_path)
             self._done = True
 
-    def server_env(self, workdir: Path) -> dict[str, str]:
-        """What a server needs to start on the migrated schema (after ``ensure``)."""
-        if self.migrate_cmd is None:
-            return {}
-        if self.opts.database_url is None:
-            db = workdir / "refapp.db"
-            with contextlib.closing(sqlite3.connect(self.template)) as src, \
-                    contextlib.closing(sqlite3.connect(db)) as dst:
-                src.backup(dst)
-        return {"REFAPP_MIGRATE_ON_START": "false"}
-
-
-def _config_fields(opts: RunOptions) -> dict[str, Any]:
-    """ServerConfig fields from ``server_overrides`` other than the migration command."""
-    return {k: v for k, v in opts.server_overrides.items() if k != "migrate_cmd"}
+    def seed_workdir(self, workdir: Path) -> None:
+        """Copy the migrated files (a SQLite database) into a server's own directory (after ``ensure``)."""
+        if not self._done:
+            return
+        for path in self.workdir.iterdir():
+            if path.is_file() and path.name != "migrate.log":
+                shutil.copy2(path, workdir / path.name)
 
 
 @dataclass
 class ArmServer:
-    server: ServerProcess
-    seeded: SeedData | None
-    lab_config: dict[str, Any] | None
+    server: ServerProcess | None  # None: a URL arm
+    base_url: str
+    options: dict[str, str]  # locust options from the setup command
     kind: tuple[str, int, dict[str, str]]  # (server, workers, app env of the arm)
+
+    def pids(self) -> list[int]:
+        return self.server.all_pids() if self.server is not None else []
+
+    def alive(self) -> bool:
+        return self.server is None or self.server.alive()
 
 
 class ServerSet(contextlib.ExitStack):
     """One server per distinct server configuration of an experiment's arms; arms map onto them."""
 
-    def __init__(self, exp: Experiment, opts: RunOptions, out: Path, progress: Progress,
+    def __init__(self, exp: Experiment, target: Target, opts: RunOptions, out: Path, progress: Progress,
                  schema: MigratedSchema) -> None:
         super().__init__()
-        self.exp, self.opts, self.out, self.progress, self.schema = exp, opts, out, progress, schema
+        self.exp, self.target, self.opts, self.out, self.progress, self.schema = (
+            exp, target, opts, out, progress, schema)
         self.by_arm: dict[str, ArmServer] = {}
         self._lock = threading.Lock()
 
@@ -149,52 +198,58 @@ class ServerSet(contextlib.ExitStack):
         srv.start()
         return srv
 
-    def start_downstream(self) -> dict[str, str]:
-        """Experiments with ``downstream_env`` get one pricing process, shared by every arm."""
-        if self.exp.downstream_env is None:
-            return {}
-        srv = ServerProcess(ServerConfig(app=DOWNSTREAM_APP, migrate_cmd=None, ready_path="/health",
-                                         env=dict(self.exp.downstream_env)),
-                            log_path=self.out / "logs" / "downstream.log")
-        self.progress(f"[{self.exp.name}] starting the pricing downstream ...")
-        self._enter(srv)
-        self.progress(f"[{self.exp.name}] downstream at {srv.base_url} (pid {srv.pid}), "
-                      f"env {dict(self.exp.downstream_env)}")
-        return {"REFAPP_PRICING_URL": srv.base_url}
+    def start_services(self) -> dict[str, str]:
+        """The experiment's companion services, shared by every arm; their URLs as app env."""
+        env: dict[str, str] = {}
+        for name, overrides in self.exp.services.items():
+            srv, url_env = service_process(self.target, name, dict(overrides),
+                                           self.out / "logs" / f"service-{name}.log")
+            self.progress(f"[{self.exp.name}] starting service {name} ...")
+            self._enter(srv)
+            self.progress(f"[{self.exp.name}] service {name} at {srv.base_url} (pid {srv.pid})")
+            env[url_env] = srv.base_url
+        return env
 
     def _start_one(self, n: int, key: ServerKey, arm_name: str, env: dict[str, str]) -> tuple[
-            ServerProcess, SeedData | None, dict[str, Any] | None]:
+            ServerProcess, dict[str, str]]:
         kind, workers, _ = key
         workdir = self.out / "servers" / f"s{n}"
         workdir.mkdir(parents=True, exist_ok=True)
-        env = {**base_server_env(self.opts, workdir), **env, **self.schema.server_env(workdir)}
-        # migrate_cmd=None: the schema was migrated once, by MigratedSchema (or the app has no migrations).
-        # ServerConfig checks ``kind`` (a str from the experiment's data) at run time.
-        cfg: dict[str, Any] = {"server": kind, "workers": workers, "env": env, "migrate_cmd": None,
-                               **_config_fields(self.opts)}
-        srv = ServerProcess(ServerConfig(**cfg), log_path=self.out / "logs" / f"server-s{n}.log")
+        self.schema.seed_workdir(workdir)
+        env = {**base_server_env(self.target, self.opts, workdir, self.schema.token), **env}
+        srv = ServerProcess(server_config(self.target, env, kind=kind, workers=workers),
+                            log_path=self.out / "logs" / f"server-s{n}.log")
         self.progress(f"[{self.exp.name}] starting {kind} ({workers} worker(s)) for arm {arm_name} ...")
         self._enter(srv)
-        seeded = (seed(srv.base_url, items=self.exp.seed_items, seed=self.opts.seed, label=f"load-s{n}")
-                  if self.exp.seed_items else None)
+        options = (run_setup(self.target, self.exp.setup, srv.base_url, self.opts.seed, srv.log_path)
+                   if self.exp.setup else {})
         self.progress(f"[{self.exp.name}] {kind} ready at {srv.base_url} (pid {srv.pid}) for arm {arm_name}"
-                      + (f", seeded {len(seeded.item_ids)} items" if seeded else ""))
-        return srv, seeded, lab_config(srv.base_url)
+                      + (", set up" if self.exp.setup else ""))
+        return srv, options
 
     def start_all(self, *, concurrency: int = 4) -> None:
         """Migrate (once), then start every distinct server concurrently; raises the first failure."""
+        url_arms = [a for a in self.exp.arms if a.url is not None]
+        for arm in url_arms:
+            assert arm.url is not None
+            check_url(arm.name, arm.url)
+            self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
+        if len(url_arms) == len(self.exp.arms):
+            return
         self.schema.ensure(self.progress)
-        downstream = self.start_downstream()
-        key_by_arm = {arm.name: server_key(arm, self.opts.server, self.opts.workers, self.exp.app_env)
-                      for arm in self.exp.arms}
+        services = self.start_services()
+        default_server = self.opts.server or self.target.serve.kind
+        default_workers = self.opts.workers or self.target.serve.workers
+        key_by_arm = {arm.name: server_key(arm, default_server, default_workers, self.exp.app_env)
+                      for arm in self.exp.arms if arm.url is None}
         first_arm: dict[ServerKey, str] = {}  # one server per key, named after the first arm using it
         for name, key in key_by_arm.items():
             first_arm.setdefault(key, name)
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(first_arm)))) as pool:
             # key[2] is the server's app env: the experiment's, then the arm's
-            futures = {key: pool.submit(self._start_one, n, key, name, {**downstream, **dict(key[2])})
+            futures = {key: pool.submit(self._start_one, n, key, name, {**services, **dict(key[2])})
                        for n, (key, name) in enumerate(first_arm.items())}
             started = {key: f.result() for key, f in futures.items()}
         for name, key in key_by_arm.items():
-            srv, seeded, cfg = started[key]
-            self.by_arm[name] = ArmServer(srv, seeded, cfg, (key[0], key[1], dict(key[2])))
+            srv, options = started[key]
+            self.by_arm[name] = ArmServer(srv, srv.base_url, options, (key[0], key[1], dict(key[2])))

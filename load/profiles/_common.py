@@ -4,41 +4,24 @@ Options come from ``HARNESS_<NAME>`` environment variables (the runner sets them
 when a profile is run with the plain ``locust`` CLI, from the custom arguments it registers
 (``--arm``, ``--io-ms`` ...; Locust forwards custom arguments from the master to its workers).
 
-Counters (expected 429s, failed correctness checks, cache mismatches, users ready) live in a
-per-process ``collections.Counter``. In distributed mode workers ship their deltas to the master
-through Locust's own ``report_to_master``/``worker_report`` events, so ``COUNTERS`` on the master
-is the cluster total, exactly like Locust's request stats.
+Counters (expected 429s, failed correctness checks, cache mismatches) are the harness's
+(``load.counters``); readiness needs no call from a profile.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
-from collections import Counter
 from typing import Any
 
 from gevent.lock import Semaphore
-from locust import argument_parser as _argument_parser
 from locust import events
-from locust import runners as _runners
 
-COUNTERS: Counter[str] = Counter()
-#: Counters that survive a stats reset (they describe set-up, not the measured window).
-PERSISTENT = frozenset({"users_ready"})
+from load.counters import COUNTERS, count, reset_counters
+
+__all__ = ["COUNTERS", "count", "reset_counters"]
 _OPTIONS: dict[str, Any] = {}
-
-# Workers report every 3 s by default; short rounds need fresher numbers on the master.
-if os.environ.get("HARNESS_WORKER_REPORT_INTERVAL"):
-    _runners.WORKER_REPORT_INTERVAL = float(os.environ["HARNESS_WORKER_REPORT_INTERVAL"])
-
-# A Locust worker handling a spawn message calls ``argument_parser.default_args_dict()`` once per
-# option it was sent (a comprehension in WorkerRunner's spawn handler), and each call builds a new
-# argument parser: ~60 x 4.5 ms, up to a second per round on a busy machine. The defaults can't change
-# within a process, so they are computed once. Callers only test membership in the dict.
-if not hasattr(_argument_parser.default_args_dict, "cache_info"):
-    _argument_parser.default_args_dict = functools.cache(_argument_parser.default_args_dict)
 
 
 def option(environment: Any, name: str, default: str) -> str:
@@ -74,16 +57,6 @@ def user_rng(environment: Any) -> random.Random:
     """A per-user RNG from the run's seed and the user's start order: every arm draws the same ids."""
     _USERS_STARTED[0] += 1
     return random.Random(int(option(environment, "seed", "0")) * 100_003 + _USERS_STARTED[0])
-
-
-def count(name: str, n: int = 1) -> None:
-    COUNTERS[name] += n
-
-
-def reset_counters() -> None:
-    for key in list(COUNTERS):
-        if key not in PERSISTENT:
-            del COUNTERS[key]
 
 
 def required_headers() -> list[str]:
@@ -189,16 +162,4 @@ def item_ids(environment: Any) -> list[str]:
     return [x.strip() for x in raw.split(",") if x.strip()]
 
 
-def _ship_counters(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    data["harness_counters"] = dict(COUNTERS)
-    COUNTERS.clear()
-
-
-def _merge_counters(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    for key, value in data.get("harness_counters", {}).items():
-        COUNTERS[key] += value
-
-
-events.report_to_master.add_listener(_ship_counters)  # type: ignore[no-untyped-call]
-events.worker_report.add_listener(_merge_counters)  # type: ignore[no-untyped-call]
 events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]

@@ -53,7 +53,6 @@ class CacheUser(FastHttpUser):
         self.rng = c.user_rng(env)
         if self.arm == "cached":
             self._load_reference()
-        c.count("users_ready")
 
     def _load_reference(self) -> None:
         with _REFERENCE_LOCK:  # the first user of the process fetches, the others wait

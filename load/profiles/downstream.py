@@ -40,7 +40,6 @@ class QuoteUser(FastHttpUser):
         token = c.login(self.client, c.option(env, "email", ""), c.option(env, "password", ""))
         self.headers = c.auth_header(token or "")
         self.rng = c.user_rng(env)
-        c.count("users_ready")
 
     @task
     def quote(self) -> None:

@@ -15,9 +15,6 @@ from load.profiles import _common as c
 class HelloUser(FastHttpUser):
     wait_time = constant(0)
 
-    def on_start(self) -> None:
-        c.count("users_ready")
-
     @task
     def hello(self) -> None:
         with self.client.get("/api/v1/lab/hello", name="hello", catch_response=True) as resp:

@@ -27,7 +27,6 @@ class IoUser(FastHttpUser):
         self.ms = int(c.option(self.environment, "io_ms", "50"))
         self.path = f"/api/v1/lab/io-{arm}?ms={self.ms}"
         self.label = f"io-{arm}"
-        c.count("users_ready")
 
     @task
     def io(self) -> None:

@@ -33,7 +33,6 @@ class JourneyUser(FastHttpUser):
         self.headers = c.auth_header(token or "")
         self.ids = c.item_ids(env)
         self.rng = random.Random()
-        c.count("users_ready")
 
     @task(6)
     def list_filtered(self) -> None:

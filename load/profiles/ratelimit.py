@@ -42,7 +42,6 @@ class RateLimitUser(FastHttpUser):
         # A random phase per user makes the U*R requests/s arrive spread out, as the expected 429
         # share 1 - L/(U*R) assumes.
         gevent.sleep(random.uniform(0.0, 1.0 / rate))
-        c.count("users_ready")
 
     def wait_time(self) -> float:
         # constant_throughput keeps its pacing state on the user; the rate is read per test start.

@@ -56,7 +56,7 @@ def live_schema(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             }
         },
     }
-    monkeypatch.setattr(live, "live_schema", lambda: schema)
+    monkeypatch.setattr(live, "live_schema", lambda target: schema)
     return schema
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contracts import live
-from harness.exitcodes import GATE_FAILED, INVALID_RUN, OK, USAGE
+from harness.exitcodes import GATE_FAILED, OK, USAGE
 from tests.contracts.openapi_docs import RESP, edit, item_schema, ref, response_doc
 
 Main = Callable[[list[str]], int]
@@ -173,23 +173,42 @@ def test_check_without_a_contract(harness_main: Main, live_schema: dict[str, Any
     assert contract.read_text() == live.serialize(live_schema)
 
 
-def test_unimportable_app_is_a_setup_failure(
-    harness_main: Main, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_unimportable_app_is_exit_2_with_the_import_error_in_one_line(
+    harness_main: Main, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(live, "APP_FACTORY", ("contracts_no_such_app.main", "create_app"))
-    assert harness_main(["contract", "export", "-o", str(tmp_path / "x.json")]) == INVALID_RUN
+    """The real import (no live_schema stand-in), in a subprocess of the target's interpreter."""
+    code = harness_main(["contract", "export", "--app", "contracts_no_such_app.main:app", "-o", str(tmp_path / "x")])
+    assert code == USAGE
+    err = capsys.readouterr().err.strip()
+    assert "No module named 'contracts_no_such_app'" in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
-def test_export_isolates_refapp_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REFAPP_LAB_LIMIT", "1/second")
-    seen: dict[str, str | None] = {}
+def test_update_refuses_a_foreign_contract_and_leaves_it_unchanged(
+    harness_main: Main, live_schema: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = edit(OLD)
+    foreign["paths"] = {"/orders": {"post": {"responses": {"201": {"description": "created"}}}}}
+    contract = tmp_path / "openapi.json"
+    contract.write_text(live.serialize(foreign))
+    before = contract.read_bytes()
+    assert harness_main(["contract", "check", "--contract", str(contract), "--update"]) == USAGE
+    assert "shares no operation" in capsys.readouterr().err
+    assert contract.read_bytes() == before
+    assert harness_main(["contract", "check", "--contract", str(contract), "--update", "--force"]) == OK
+    assert json.loads(contract.read_text()) == live_schema
 
-    import os
 
-    with live.isolated_environment():
-        seen["inside"] = os.environ.get("REFAPP_LAB_LIMIT")
-    assert seen["inside"] is None
-    assert os.environ["REFAPP_LAB_LIMIT"] == "1/second"
+def test_a_relative_contract_is_resolved_from_the_cwd(
+    harness_main: Main, live_schema: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "openapi.json").write_text(live.serialize(live_schema))
+    monkeypatch.chdir(tmp_path)
+    assert harness_main(["contract", "check", "--contract", "contracts/openapi.json"]) == OK
+    assert str(tmp_path / "contracts" / "openapi.json") in capsys.readouterr().out
 
 
 def test_registered_in_the_real_harness_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -260,13 +260,18 @@ def server(tmp_path: Path, env: dict[str, str], *, kind: str = "uvicorn", worker
     (uvicorn) and no ``on_starting`` upgrade (gunicorn). ``migrate=True`` exercises the real
     start-up path on an empty database.
     """
-    from harness.server import DEFAULT_MIGRATE_CMD, ServerConfig, ServerProcess
+    import sys
+
+    from harness.server import ServerConfig, ServerProcess
 
     env = dict(env)
     if kind == "gunicorn" and not migrate:
         env["REFAPP_MIGRATE_ON_START"] = "false"
-    config = ServerConfig(server=kind, workers=workers, env=env,  # type: ignore[arg-type]
-                          migrate_cmd=DEFAULT_MIGRATE_CMD if migrate else None,
+    root = Path(__file__).resolve().parents[2]
+    config = ServerConfig(app="reference_app.main:create_app", server=kind, workers=workers,  # type: ignore[arg-type]
+                          env=env, factory=True, gunicorn_conf=str(root / "reference_app" / "gunicorn.conf.py"),
+                          cwd=root, ready_path="/health/ready", passthrough=("REFAPP_",),
+                          migrate_cmd=[sys.executable, "-m", "reference_app.migrate", "upgrade"] if migrate else None,
                           ready_timeout_s=120.0, stop_timeout_s=15.0)
     return ServerProcess(config, log_path=tmp_path / f"{name}.log")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.exitcodes import HarnessError
 from harness.server import ServerConfig, ServerProcess
 from load.rounds import LoadDriver, RoundError, RoundSpec
 
@@ -78,5 +79,6 @@ def test_failed_start_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_non_loopback_targets_are_refused(tmp_path: Path) -> None:
     driver = LoadDriver(PROFILES / "hello.py", log_path=tmp_path / "locust.log")
-    with pytest.raises(RoundError, match="non-loopback"):
+    with pytest.raises(HarnessError, match="non-loopback") as err:
         driver.run(RoundSpec(host="http://example.com", users=1, seconds=1), server_pids=list)
+    assert err.value.exit_code == 2

@@ -12,6 +12,9 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
+from harness.server import ServerConfig, ServerProcess
+from harness.target import load_target
+from load.experiment import get_experiment
 from load.runner import RunOptions, run_experiment
 from load.schema import SCHEMA_PATH
 
@@ -28,7 +31,8 @@ def _validate(path: Path) -> dict[str, Any]:
 def test_tiny_io_experiment(tmp_path: Path) -> None:
     lines: list[str] = []
     opts = RunOptions(users=10, rounds=2, round_seconds=1.5, warmup=0.5, output=tmp_path, seed=3)
-    doc = run_experiment("io", opts, progress=lines.append)
+    target = load_target(REPO)  # this repository's [tool.harness]: the reference app
+    doc = run_experiment(get_experiment(target, "io"), target, opts, progress=lines.append)
     results = _validate(tmp_path / "results.json")
     assert results["run_id"] == doc["run_id"]
     assert [a["name"] for a in results["arms"]] == ["io_sync", "io_async"]
@@ -55,3 +59,52 @@ def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
     assert results["config"]["aa"] is True
     assert all(r["requests"] > 0 for r in results["rounds"])
     assert "io_async_b round 2/2" in proc.stdout
+
+
+PLAIN_APP = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+# A plain locustfile: no harness import, no counters, an on_start that takes a while.
+PLAIN_LOCUSTFILE = """
+import time
+from locust import HttpUser, constant, task
+
+class Visitor(HttpUser):
+    wait_time = constant(0.01)
+
+    def on_start(self):
+        time.sleep(0.3)
+
+    @task
+    def root(self):
+        self.client.get("/")
+"""
+
+
+def test_plain_locustfile_against_two_url_arms(tmp_path: Path) -> None:
+    (tmp_path / "plainapp.py").write_text(PLAIN_APP)
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(PLAIN_LOCUSTFILE)
+    cfg = ServerConfig(app="plainapp:app", cwd=tmp_path, ready_path="/", ready_timeout_s=30)
+    with ServerProcess(cfg, log_path=tmp_path / "a.log") as a, ServerProcess(cfg, log_path=tmp_path / "b.log") as b:
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "load", "run", "-f", "locustfile.py", "--arm", f"a={a.base_url}",
+             "--arm", f"b={b.base_url}", "--users", "5", "--rounds", "2", "--round-seconds", "1", "--warmup", "0",
+             "-o", "out"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode in (0, 3), proc.stdout[-2000:] + proc.stderr[-2000:]
+    results = _validate(tmp_path / "out" / "results.json")
+    assert [(x["name"], x["server"]) for x in results["arms"]] == [("a", "url"), ("b", "url")]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in results["rounds"])
+    assert any("unknown for URL arm" in note for note in results["validity"].get("notes", []))

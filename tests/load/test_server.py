@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -80,7 +81,7 @@ def test_readiness_wait_is_bounded(stub_dir: Path, tmp_path: Path) -> None:
     # and 5 s), ~15 s at worst, while a hang, or a start() that ignored ready_timeout_s for the
     # ServerConfig default (60 s), would take 60 s or more.
     cfg = config(stub_dir, env={"REFAPP_STUB_MODE": "unready"}, ready_timeout_s=2.0)
-    default_ready_s = ServerConfig().ready_timeout_s
+    default_ready_s = ServerConfig(app="x:app").ready_timeout_s
     assert default_ready_s >= 20 * cfg.ready_timeout_s  # so the bound below can tell them apart
     srv = ServerProcess(cfg, log_path=tmp_path / "s.log")
     t0 = time.monotonic()
@@ -91,30 +92,39 @@ def test_readiness_wait_is_bounded(stub_dir: Path, tmp_path: Path) -> None:
 
 
 def test_failed_migration_stops_before_serving(stub_dir: Path, tmp_path: Path) -> None:
-    cfg = config(stub_dir, migrate_cmd=("-c", "raise SystemExit(4)"))
+    cfg = config(stub_dir, migrate_cmd=(sys.executable, "-c", "raise SystemExit(4)"))
     with pytest.raises(ServerError, match="migrations failed"):
         ServerProcess(cfg, log_path=tmp_path / "s.log").start()
 
 
-def test_env_passes_refapp_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_passes_only_the_declared_prefixes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFAPP_X", "1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nope")
-    env = build_env({"REFAPP_Y": "2"})
+    env = build_env({"REFAPP_Y": "2"}, passthrough=("REFAPP_",))
     assert env["REFAPP_X"] == "1"
     assert env["REFAPP_Y"] == "2"
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert env["PATH"] == os.environ["PATH"]
+    assert "REFAPP_X" not in build_env({})  # nothing passes through unless declared
 
 
 def test_commands() -> None:
     port = free_port()
-    uv = ServerConfig().command(port)
-    assert uv[1:4] == ["-m", "uvicorn", "--factory"]
+    uv = ServerConfig(app="svc.main:app").command(port)
+    assert uv[1:4] == ["-m", "uvicorn", "svc.main:app"]  # uvicorn detects a factory itself
     assert uv[uv.index("--host") + 1] == "127.0.0.1"
-    gu = ServerConfig(server="gunicorn", workers=3).command(port)
-    assert gu[1:3] == ["-m", "gunicorn"]
+    assert ServerConfig(app="svc.main:make", factory=True).command(port)[1:4] == ["-m", "uvicorn", "--factory"]
+    gu = ServerConfig(app="svc.main:make", server="gunicorn", workers=3, factory=True).command(port)
+    assert gu[1:5] == ["-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker"]  # no config file: uvicorn workers
     assert gu[gu.index("-w") + 1] == "3"
     assert gu[gu.index("-b") + 1] == f"127.0.0.1:{port}"
-    assert gu[-1] == "reference_app.main:create_app()"
+    assert gu[-1] == "svc.main:make()"
+    conf = ServerConfig(app="svc.main:app", server="gunicorn", gunicorn_conf="g.conf.py").command(port)
+    assert conf[3:5] == ["-c", "g.conf.py"]
+    cmd = ServerConfig(app="svc:app", server="command",
+                       command_template="{python} -m hypercorn svc:app -b {host}:{port}")
+    assert cmd.command(port)[1:] == ["-m", "hypercorn", "svc:app", "-b", f"127.0.0.1:{port}"]
     with pytest.raises(Exception, match="one worker"):
-        ServerConfig(server="uvicorn", workers=2)
+        ServerConfig(app="svc:app", server="uvicorn", workers=2)
+    with pytest.raises(Exception, match="command template"):
+        ServerConfig(app="svc:app", server="command")

@@ -34,7 +34,7 @@ def execve(monkeypatch: pytest.MonkeyPatch) -> Exec:
 def migrations(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
 
-    def run(argv: list[str], check: bool) -> subprocess.CompletedProcess[bytes]:
+    def run(argv: list[str], check: bool, **_: Any) -> subprocess.CompletedProcess[bytes]:
         calls.append(argv)
         return subprocess.CompletedProcess(argv, 0)
 
@@ -45,7 +45,7 @@ def migrations(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def test_serve_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.server, args.host, args.port, args.workers, args.no_migrate) == (
-        "uvicorn", "127.0.0.1", 8000, 1, False)
+        None, "127.0.0.1", 8000, 1, False)  # None: the target's serve.kind
 
 
 def test_serve_rejects_unknown_server(capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,11 +67,13 @@ def test_zero_workers_is_a_usage_error(execve: Exec, capsys: pytest.CaptureFixtu
 
 
 def test_uvicorn_migrates_then_execs(execve: Exec, migrations: list[list[str]]) -> None:
+    """This repository's [tool.harness]: the reference app's factory and its migrate command."""
     main(["serve", "--port", "8123", "--workers", "2"])  # execve is faked, so this returns
     assert migrations == [[sys.executable, "-m", "reference_app.migrate", "upgrade"]]
     (path, argv, _env), = execve.calls
     assert path == sys.executable
-    assert argv[1:5] == ["-m", "uvicorn", "--factory", "reference_app.main:create_app"]
+    # no --factory: uvicorn tells a factory from an instance itself
+    assert argv[1:4] == ["-m", "uvicorn", "reference_app.main:create_app"]
     joined = " ".join(argv)
     for flag in ("--host 127.0.0.1", "--port 8123", "--workers 2"):
         assert flag in joined
@@ -84,22 +86,32 @@ def test_uvicorn_no_migrate(execve: Exec, migrations: list[list[str]]) -> None:
 
 
 def test_failed_migration_is_an_invalid_run(execve: Exec, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serve.subprocess, "run", lambda argv, check: subprocess.CompletedProcess(argv, 1))
+    monkeypatch.setattr(serve.subprocess, "run", lambda argv, check, **_: subprocess.CompletedProcess(argv, 1))
     assert main(["serve"]) == exitcodes.INVALID_RUN
     assert execve.calls == []
 
 
-@pytest.mark.parametrize(("flags", "migrate_env"), [([], "true"), (["--no-migrate"], "false")])
-def test_gunicorn_gets_its_conf_and_migration_flag(
-    execve: Exec, migrations: list[list[str]], flags: list[str], migrate_env: str
+@pytest.mark.parametrize(("flags", "migrated"), [([], 1), (["--no-migrate"], 0)])
+def test_gunicorn_gets_its_conf_and_the_migration_first(
+    execve: Exec, migrations: list[list[str]], flags: list[str], migrated: int
 ) -> None:
     main(["serve", "--server", "gunicorn", "--workers", "2", "--host", "0.0.0.0", *flags])  # noqa: S104
-    (_, argv, env), = execve.calls
-    assert migrations == []  # gunicorn migrates in its master (on_starting)
+    (_, argv, _env), = execve.calls
+    assert len(migrations) == migrated
     assert argv[1:4] == ["-m", "gunicorn", "-c"]
     assert Path(argv[4]).name == "gunicorn.conf.py"
-    assert "--bind 0.0.0.0:8000" in " ".join(argv)
-    assert env["REFAPP_MIGRATE_ON_START"] == migrate_env
+    assert "-w 2 -b 0.0.0.0:8000" in " ".join(argv)
+
+
+def test_serve_any_app_with_a_command_template(execve: Exec, migrations: list[list[str]], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "harness.toml").write_text(
+        'app = "svc:app"\n[serve]\nkind = "command"\ncommand = "{python} -m hypercorn svc:app --bind {host}:{port}"\n')
+    monkeypatch.chdir(tmp_path)
+    main(["serve", "--port", "9001"])
+    (_, argv, _env), = execve.calls
+    assert migrations == []  # none configured
+    assert argv == [sys.executable, "-m", "hypercorn", "svc:app", "--bind", "127.0.0.1:9001"]
 
 
 def _harness(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,8 +14,6 @@ from load.analysis import (
     thread_pool_bound,
 )
 
-LAB_CONFIG = {"threadpool_size": 40, "lab_limit": {"amount": 50, "per_seconds": 1}}
-
 
 def test_littles_law() -> None:
     b = littles_law_bound(200, 0.05)
@@ -37,13 +35,15 @@ def _rps(bound: dict[str, Any] | None) -> float:
     return float(bound["rps"])
 
 
-def test_bound_for_reads_the_app_config() -> None:
-    assert _rps(bound_for("thread_pool", users=100, io_ms=200, lab_config={"threadpool_size": 10})) == 50
-    assert _rps(bound_for("thread_pool", users=100, io_ms=200, lab_config=None)) == 200  # default 40
-    assert _rps(bound_for("littles_law", users=100, io_ms=200, lab_config=None)) == 500
-    assert _rps(bound_for("rate_limit", users=10, io_ms=None, lab_config=LAB_CONFIG)) == 50
-    assert bound_for("rate_limit", users=10, io_ms=None, lab_config={}) is None
-    assert bound_for(None, users=10, io_ms=50, lab_config=LAB_CONFIG) is None
+def test_bound_for_reads_the_declared_spec() -> None:
+    assert _rps(bound_for({"kind": "thread_pool", "threads": 10, "latency_ms": 200}, users=100)) == 50
+    assert _rps(bound_for({"kind": "thread_pool", "threads": 40, "latency_ms": 200}, users=100)) == 200
+    assert _rps(bound_for({"kind": "littles_law", "latency_ms": 200}, users=100)) == 500
+    assert _rps(bound_for({"kind": "littles_law", "latency_ms": 200, "users": 10}, users=100)) == 50
+    assert _rps(bound_for({"kind": "declared_rate", "rps": 50}, users=10)) == 50
+    assert bound_for(None, users=10) is None
+    with pytest.raises(ValueError, match="unknown bound kind"):
+        bound_for({"kind": "nope"}, users=1)
 
 
 @pytest.mark.parametrize(("limit", "offered", "expected"), [(50, 200, 0.75), (50, 50, 0.0), (50, 25, 0.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness import cli, exitcodes
@@ -38,13 +40,35 @@ def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureF
     assert "harness: error:" in capsys.readouterr().err
 
 
-def test_postgres_without_url_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from harness.exitcodes import HarnessError
-    from load.runner import RunOptions
-    from load.servers import base_server_env
+def test_a_locustfile_with_a_syntax_error_is_exit_2_naming_file_and_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locustfile = tmp_path / "broken.py"
+    locustfile.write_text("from locust import HttpUser\n\nclass U(HttpUser:\n    pass\n")
+    assert cli.main(["load", "run", "-f", str(locustfile), "--arm", "a=http://127.0.0.1:9"]) == exitcodes.USAGE
+    err = capsys.readouterr().err
+    assert f"{locustfile}:3:" in err
+    assert "syntax error" in err
 
-    with pytest.raises(HarnessError, match="database-url"):
-        base_server_env(RunOptions(backend="postgres"), tmp_path)
+
+def test_an_app_that_cannot_be_imported_is_exit_2_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locustfile = tmp_path / "ok.py"
+    locustfile.write_text("from locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n    def t(self):\n"
+                          "        self.client.get('/')\n")
+    code = cli.main(["load", "run", "-f", str(locustfile), "--app", "no_such_pkg_x.main:app", "--arm", "a",
+                     "--arm", "b:X=1"])
+    assert code == exitcodes.USAGE
+    err = capsys.readouterr().err.strip()
+    assert "No module named 'no_such_pkg_x'" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_arms_need_a_locustfile_and_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["load", "run", "io", "--arm", "a=http://127.0.0.1:9"]) == exitcodes.USAGE
+    assert cli.main(["load", "run"]) == exitcodes.USAGE
+    assert cli.main(["load", "run", "-f", "/nonexistent/lf.py", "--arm", "a=http://127.0.0.1:9"]) == exitcodes.USAGE
+    assert "no such locustfile" in capsys.readouterr().err
+
 
 
 def test_report_table_renders_the_arms_and_the_verdict() -> None:

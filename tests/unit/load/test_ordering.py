@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from harness.exitcodes import HarnessError
-from load.experiment import EXPERIMENTS, aa_variant, get_experiment, profile_names, round_order, server_key
+from harness.target import load_target
+from load.experiment import aa_variant, adhoc, from_target, get_experiment, parse_arm, round_order, server_key
+
+ROOT = Path(__file__).resolve().parents[3]
+TARGET = load_target(ROOT)  # this repository's [tool.harness]: the reference app's experiments
+EXPERIMENTS = from_target(TARGET)
+PROFILES = ROOT / "load" / "profiles"
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILES.glob("*.py") if not p.stem.startswith("_"))
 
 
 def test_abba_alternates_blocks() -> None:
@@ -75,13 +86,31 @@ def test_required_experiments_and_profiles_exist() -> None:
     assert {"io_bound", "cache", "ratelimit", "journey", "shapes", "hello"} <= set(profile_names())
     for exp in EXPERIMENTS.values():
         for arm in exp.arms:
-            assert arm.profile_path.is_file(), arm.profile_path
+            assert arm.locustfile.is_file(), arm.locustfile
 
 
 def test_unknown_experiment_is_a_usage_error() -> None:
     with pytest.raises(HarnessError) as err:
-        get_experiment("nope")
+        get_experiment(TARGET, "nope")
     assert err.value.exit_code == 2
+    assert "io" in str(err.value)  # names what is configured
+
+
+def test_arms_from_the_command_line() -> None:
+    assert parse_arm("a=http://127.0.0.1:8000/") == ("a", "http://127.0.0.1:8000", {})
+    assert parse_arm("fast:FEATURE=on,LEVEL=2") == ("fast", None, {"FEATURE": "on", "LEVEL": "2"})
+    assert parse_arm("plain") == ("plain", None, {})
+    for bad in ("=http://x", "a:NOVALUE", "a b:X=1"):
+        with pytest.raises(HarnessError):
+            parse_arm(bad)
+    exp = adhoc(Path("lf.py"), ["a=http://127.0.0.1:1", "b=http://127.0.0.1:2"])
+    assert [(a.name, a.url) for a in exp.arms] == [("a", "http://127.0.0.1:1"), ("b", "http://127.0.0.1:2")]
+    with pytest.raises(HarnessError, match="unique"):
+        adhoc(Path("lf.py"), ["a=http://127.0.0.1:1", "a=http://127.0.0.1:2"])
+    with pytest.raises(HarnessError, match="mix"):
+        adhoc(Path("lf.py"), ["a=http://127.0.0.1:1", "b:X=1"])
+    with pytest.raises(HarnessError, match="--arm"):
+        adhoc(Path("lf.py"), [])
 
 
 def test_profile_names_do_not_shadow_importable_modules() -> None:

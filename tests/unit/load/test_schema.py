@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from harness.exitcodes import HarnessError
-from load.experiment import EXPERIMENTS
+from harness.target import load_target
+from load.experiment import from_target
 from load.runner import RunOptions, assemble
 from load.schema import errors, validate
 from reports import plans
 from tests.unit.load.synthetic import ARMS, two_arm_rounds
+
+EXPERIMENTS = from_target(load_target())  # this repository's [tool.harness]
 
 
 def synthetic_doc(**opts: object) -> dict:  # type: ignore[type-arg]
