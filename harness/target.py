@@ -92,6 +92,27 @@ class Plan(_Model):
     warmup: float | None = Field(default=None, ge=0)
 
 
+class Soak(_Model):
+    """A soak: one arm at a steady offered load for minutes, the server's memory sampled throughout.
+
+    Budgets are the gates (load/soakstats.py); ``metrics`` names Prometheus series of the app (scraped
+    from ``metrics_path``) to record next to what psutil sees, e.g. the DB pool's checked-out count.
+    """
+
+    seconds: float = Field(default=1800.0, gt=0)  # the long plan
+    quick_seconds: float = Field(default=120.0, gt=0)  # --quick
+    warmup_s: float = Field(default=300.0, ge=0)
+    quick_warmup_s: float = Field(default=30.0, ge=0)
+    sample_s: float = Field(default=5.0, gt=0)
+    quick_sample_s: float = Field(default=2.0, gt=0)
+    budget_mb_per_min: float = Field(default=1.0, gt=0)  # gate: the RSS slope's CI upper bound
+    max_growth_percent: float = Field(default=10.0, gt=0)  # gate: RSS growth after the warm-up
+    fd_slack: int = Field(default=16, ge=0)  # gate: descriptors may rise this much start to end
+    thread_slack: int = Field(default=4, ge=0)
+    metrics_path: str | None = None
+    metrics: dict[str, str] = Field(default_factory=dict)  # reported name -> Prometheus sample name
+
+
 class ExperimentSpec(_Model):
     locustfile: Path
     description: str = ""
@@ -109,6 +130,8 @@ class ExperimentSpec(_Model):
     aa_arm: str | None = None
     #: Companion services to start for this experiment, with env overrides per service.
     services: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: A soak experiment (one arm, memory over time) instead of interleaved A/B rounds.
+    soak: Soak | None = None
 
     @field_validator("arms")
     @classmethod
@@ -117,6 +140,12 @@ class ExperimentSpec(_Model):
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique: {names}")
         return arms
+
+    @model_validator(mode="after")
+    def _soak_has_one_arm(self) -> ExperimentSpec:
+        if self.soak is not None and len(self.arms) != 1:
+            raise ValueError("a soak experiment has exactly one arm (it measures one server over time)")
+        return self
 
 
 class Service(_Model):

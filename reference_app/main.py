@@ -69,6 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = build_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+    if app.state.metrics is not None:
+        app.state.metrics.watch_pool(engine)
     app.state.cache = _build_cache(settings)
     app.state.limiter = RateLimiter(settings)
     app.state.hub = Hub()
