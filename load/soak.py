@@ -104,7 +104,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True, name="soak-sampler")
         self.every, self.server_pids, self.generator_pids, self.metrics = every, server_pids, generator_pids, metrics
         self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def sample(self) -> dict[str, Any]:
         srv, gen = process_stats(self.server_pids()), process_stats(self.generator_pids())
@@ -117,13 +117,13 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         next_at = time.monotonic()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append(self.sample())
             next_at += self.every
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
+            self._halt.wait(max(0.0, next_at - time.monotonic()))
 
     def stop(self) -> list[dict[str, Any]]:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
         return self.samples
 

@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from reference_app import __version__
-from reference_app.api import health, metrics
+from reference_app.api import debug, health, metrics
 from reference_app.api.v1 import api_keys, auth, files, items, jobs, lab, quotes, users, ws
 from reference_app.api.v2 import items as items_v2
 from reference_app.core.cache import Cache, MemoryCache, RedisCache
@@ -59,7 +59,7 @@ def _build_cache(settings: Settings) -> Cache:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         return RedisCache(client)
-    return MemoryCache(settings.cache_max_entries)
+    return MemoryCache(settings.cache_max_entries, settings.cache_max_bytes)
 
 
 @asynccontextmanager
@@ -73,7 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.metrics.watch_pool(engine)
     app.state.cache = _build_cache(settings)
     app.state.limiter = RateLimiter(settings)
-    app.state.hub = Hub()
+    app.state.hub = Hub(settings.ws_max_subscribers)
     setup_tracing(app, settings, engine)
     app.state.pricing = build_pricing_client(settings, app.state.metrics, getattr(app.state, "tracer_provider", None))
     if settings.env is Env.TEST and settings.is_sqlite:
@@ -124,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     normalize_error_docs(app)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+    if settings.debug_memory:
+        debug.start(app.state)
+        app.include_router(debug.router)
 
     # Added innermost first. The size cap sits closest to the app; CORS outermost so preflights are cheap.
     app.add_middleware(
