@@ -107,8 +107,8 @@ class Soak(_Model):
     quick_sample_s: float = Field(default=2.0, gt=0)
     budget_mb_per_min: float = Field(default=1.0, gt=0)  # gate: the RSS slope's CI upper bound
     max_growth_percent: float = Field(default=10.0, gt=0)  # gate: RSS growth after the warm-up
-    fd_slack: int = Field(default=16, ge=0)  # gate: descriptors may rise this much start to end
-    thread_slack: int = Field(default=4, ge=0)
+    fd_slack: int = Field(default=16, ge=0)  # gate: descriptors' new high in the 2nd half over the 1st
+    thread_slack: int = Field(default=8, ge=0)
     metrics_path: str | None = None
     metrics: dict[str, str] = Field(default_factory=dict)  # reported name -> Prometheus sample name
 

@@ -76,9 +76,11 @@ def test_growth_uses_medians_of_the_ends() -> None:
     assert growth_percent([100.0, 999.0, 100.0] + [100.0] * 27) == pytest.approx(0.0)  # a spike at the start too
 
 
-def test_count_growth() -> None:
+def test_count_growth_ignores_a_flapping_pool_and_sees_new_highs() -> None:
     assert count_growth([10] * 20) == 0
+    assert count_growth([18, 39, 20, 25] * 10) == 0  # a pool that grows and shrinks within its bound
     assert count_growth([10] * 10 + [30] * 10) == 20
+    assert count_growth(list(range(20))) == 10
     assert count_growth([30] * 10 + [10] * 10) == -20
 
 
