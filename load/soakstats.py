@@ -164,8 +164,10 @@ def gates(analysis: Mapping[str, Any], budget: SoakBudget) -> list[dict[str, Any
          "upper bound of the RSS slope's CI (MB/min) within the budget")
     gate("rss_growth", analysis.get("rss_growth_percent"), budget.growth_percent,
          "RSS growth after the warm-up (%)")
-    gate("fds_flat", analysis.get("fds_growth"), budget.fd_slack, "open descriptors: new high in the second half over the first")
-    gate("threads_flat", analysis.get("threads_growth"), budget.thread_slack, "threads: new high in the second half over the first")
+    gate("fds_flat", analysis.get("fds_growth"), budget.fd_slack,
+         "open descriptors: new high in the second half over the first")
+    gate("threads_flat", analysis.get("threads_growth"), budget.thread_slack,
+         "threads: new high in the second half over the first")
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import tracemalloc
 from collections.abc import Awaitable, Callable
 
@@ -31,6 +32,6 @@ async def traced_after_each(fill: Callable[[int], Awaitable[None]], rounds: int 
 def assert_plateau(traced: list[int], first_fill_floor: int = 0) -> None:
     """Later fills add less than 10% of what the first one did (plus 64 KiB of interpreter noise)."""
     growth_first = traced[0]
-    for before, after in zip(traced[1:], traced[2:], strict=False):
+    for before, after in itertools.pairwise(traced[1:]):
         assert after - before < 0.1 * max(growth_first, first_fill_floor) + 65536, traced
     assert traced[-1] - traced[1] < 0.1 * max(growth_first, first_fill_floor) + 65536, traced

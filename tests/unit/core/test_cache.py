@@ -166,7 +166,8 @@ async def test_memory_cache_entries_and_bytes_stay_bounded() -> None:
         assert len(cache) == 500
 
     assert_plateau(await traced_after_each(fill))
-    assert await cache.get("k2-1499") is not None and await cache.get("k2-0") is None  # LRU order
+    assert await cache.get("k2-1499") is not None  # LRU order
+    assert await cache.get("k2-0") is None
 
     by_bytes = MemoryCache(max_entries=10**6, max_bytes=10_000)
     for i in range(100):
@@ -176,6 +177,7 @@ async def test_memory_cache_entries_and_bytes_stay_bounded() -> None:
     await by_bytes.set("b99", b"z" * 10, 60)  # replacing a value accounts for the old one
     assert by_bytes.size_bytes == 9 * 1000 + 10
     await by_bytes.set("huge", b"h" * 20_000, 60)  # larger than the whole cache: never stored
-    assert await by_bytes.get("huge") is None and by_bytes.size_bytes == 9010
+    assert await by_bytes.get("huge") is None
+    assert by_bytes.size_bytes == 9010
     await by_bytes.delete("b99")
     assert by_bytes.size_bytes == 9000

@@ -278,4 +278,5 @@ def test_memory_limiter_uses_the_bounded_storage() -> None:
     from reference_app.core.ratelimit import BoundedMemoryStorage
 
     limiter = RateLimiter(Settings(rate_limit_max_keys=123))
-    assert isinstance(limiter.storage, BoundedMemoryStorage) and limiter.storage.max_keys == 123
+    assert isinstance(limiter.storage, BoundedMemoryStorage)
+    assert limiter.storage.max_keys == 123

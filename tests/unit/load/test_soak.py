@@ -30,7 +30,9 @@ http_requests_total{method="GET",route="/b",status="200"} 7.0
 def test_process_stats_sees_this_process_and_skips_gone_ones() -> None:
     stats = soak_mod.process_stats([os.getpid(), 2**22 + 12345])
     assert list(stats["rss_by_pid"]) == [str(os.getpid())]
-    assert stats["rss_mb"] > 1 and stats["fds"] > 0 and stats["threads"] >= 1
+    assert stats["rss_mb"] > 1
+    assert stats["fds"] > 0
+    assert stats["threads"] >= 1
 
 
 def test_process_stats_sees_memory_grow() -> None:
@@ -58,7 +60,9 @@ def test_sampler_samples_every_tick_until_stopped() -> None:
     assert samples[-1]["wall"] > samples[0]["wall"]
     assert threading.active_count() == threads  # the thread ended
     rel = soak_mod.relative(samples, samples[2]["wall"])
-    assert rel[2]["t"] == 0 and rel[0]["t"] < 0 and "wall" not in rel[0]
+    assert rel[2]["t"] == 0
+    assert rel[0]["t"] < 0
+    assert "wall" not in rel[0]
 
 
 def test_plan_quick_long_and_overrides() -> None:
@@ -75,7 +79,7 @@ def test_a_soak_has_exactly_one_arm(tmp_path: Path) -> None:
     ExperimentSpec(locustfile=tmp_path / "f.py", arms=[arm], soak=Soak())
     with pytest.raises(ValueError, match="exactly one arm"):
         ExperimentSpec(locustfile=tmp_path / "f.py", arms=[arm, {"name": "b"}], soak=Soak())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="greater than 0"):
         Soak(budget_mb_per_min=0)
 
 
@@ -104,6 +108,8 @@ def test_report_and_plot(tmp_path: Path) -> None:
     out = io.StringIO()
     soak_mod.print_soak(doc("fail"), out)
     text = out.getvalue()
-    assert "RSS slope +0.100 MB/min, 95% CI [-0.100, +0.300]" in text and "verdict: fail" in text
+    assert "RSS slope +0.100 MB/min, 95% CI [-0.100, +0.300]" in text
+    assert "verdict: fail" in text
     path = soak_mod.plot_soak(doc(), tmp_path / "soak.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000

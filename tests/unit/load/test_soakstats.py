@@ -103,7 +103,8 @@ def test_analyse_and_gates_pass_a_flat_series_and_fail_a_leak() -> None:
 
 def test_analyse_refuses_too_few_samples_after_the_warm_up() -> None:
     out = analyse(samples([300.0] * 10), warmup_s=60)
-    assert "error" in out and "warm-up" in out["error"]
+    assert "error" in out
+    assert "warm-up" in out["error"]
 
 
 def test_generator_growth_is_reported_separately() -> None:

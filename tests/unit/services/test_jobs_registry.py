@@ -22,7 +22,7 @@ async def test_finished_jobs_past_the_bound_are_forgotten_oldest_first(
         app: FastAPI, client: httpx.AsyncClient, user: UserHandle) -> None:
     kind: JobKind = "item_report"
     first_id = None
-    for i in range(30):  # 3x the bound
+    for _ in range(30):  # 3x the bound
         async with app.state.sessionmaker() as s:
             owner = await s.get_one(User, user.id)
             job = await jobs.create_job(s, owner, kind, keep_finished=10)
