@@ -223,6 +223,10 @@ class Target(_Model):
         unknown = [m for m in self.matrix or () if m not in self.experiments]
         if unknown:
             raise ValueError(f"matrix names unknown experiment(s) {', '.join(unknown)}")
+        soaks = [m for m in self.matrix or () if self.experiments[m].soak is not None]
+        if soaks:
+            raise ValueError(f"matrix names soak experiment(s) {', '.join(soaks)}; a soak runs with "
+                             "`harness load run NAME`")
         return self
 
     def require_app(self) -> str:
@@ -232,7 +236,10 @@ class Target(_Model):
         return self.app
 
     def run_matrix(self) -> list[str]:
-        return list(self.matrix if self.matrix is not None else self.experiments)
+        """`harness run`'s experiments: the configured matrix, else every A/B experiment (soaks run alone)."""
+        if self.matrix is not None:
+            return list(self.matrix)
+        return [name for name, exp in self.experiments.items() if exp.soak is None]
 
     def command(self, template: str, **values: str) -> list[str]:
         """A configured command line as argv, placeholders filled (``{python}`` always)."""

@@ -113,3 +113,13 @@ def test_report_and_plot(tmp_path: Path) -> None:
     path = soak_mod.plot_soak(doc(), tmp_path / "soak.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_soaks_stay_out_of_the_main_job_matrix(tmp_path: Path) -> None:
+    from harness.target import Target
+
+    exps = {"ab": {"locustfile": tmp_path / "f.py", "arms": [{"name": "a"}, {"name": "b"}]},
+            "soak": {"locustfile": tmp_path / "f.py", "arms": [{"name": "a"}], "soak": {}}}
+    assert Target(root=tmp_path, app_dir=tmp_path, experiments=exps).run_matrix() == ["ab"]
+    with pytest.raises(ValueError, match="soak"):
+        Target(root=tmp_path, app_dir=tmp_path, experiments=exps, matrix=["ab", "soak"])
