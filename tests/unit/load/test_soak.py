@@ -123,3 +123,11 @@ def test_soaks_stay_out_of_the_main_job_matrix(tmp_path: Path) -> None:
     assert Target(root=tmp_path, app_dir=tmp_path, experiments=exps).run_matrix() == ["ab"]
     with pytest.raises(ValueError, match="soak"):
         Target(root=tmp_path, app_dir=tmp_path, experiments=exps, matrix=["ab", "soak"])
+
+
+def test_a_soak_with_failing_requests_is_invalid() -> None:
+    ok = {"rss_slope": {}}
+    assert soak_mod.invalid_reasons(ok, {"requests": 1000, "failures": 10}) == []
+    assert "failed" in soak_mod.invalid_reasons(ok, {"requests": 1000, "failures": 11})[0]
+    assert soak_mod.invalid_reasons(ok, {"requests": 0, "failures": 0}) == ["no request completed"]
+    assert soak_mod.invalid_reasons({"error": "too few"}, {"requests": 5, "failures": 0}) == ["too few"]
