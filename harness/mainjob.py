@@ -281,7 +281,8 @@ def estimate_seconds(cfg: JobConfig) -> float:
         procs = exp.generator_processes
         start_cpu += 4.0 * servers + 1.5 * (procs + (procs > 1))
         overhead = 0.5 + 0.2 * (procs - 1)
-        per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (p.round_seconds + overhead)
+        seconds = max(p.round_seconds, float(exp.plan.get("min_round_seconds", 0.0)))
+        per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (seconds + overhead)
         total += len(exp.arms) * per_arm + 0.5
     return total + start_cpu / 2.5  # two cores, and part of each start is waiting, not CPU
 

@@ -70,8 +70,9 @@ class RunOptions:
     def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
         base = {**(QUICK if self.quick else FULL), **(plan or {})}
+        seconds = float(self.round_seconds or base["round_seconds"])
         return {"rounds": int(self.rounds or base["rounds"]),
-                "round_seconds": float(self.round_seconds or base["round_seconds"]),
+                "round_seconds": max(seconds, float(base.get("min_round_seconds", 0.0))),
                 "warmup": float(base["warmup"] if self.warmup is None else self.warmup)}
 
 
