@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 CONFIDENCE = 0.95
 #: Student's t 0.975 quantiles for the degrees of freedom k-2 that 4..8 batches give (any t table).
@@ -50,14 +51,14 @@ class SlopeCI:
         return asdict(self)
 
 
-def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _ols(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float]:
     """(intercept, slope) by least squares."""
     design = np.column_stack([np.ones_like(x), x])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     return float(coef[0]), float(coef[1])
 
 
-def lag1(residuals: np.ndarray) -> float:
+def lag1(residuals: npt.NDArray[np.float64]) -> float:
     """Lag-1 autocorrelation, clipped to [0, 0.95] (negative dependence needs no longer batches)."""
     centred = residuals - residuals.mean()
     denom = float(np.dot(centred, centred))
