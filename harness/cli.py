@@ -23,6 +23,7 @@ _PARTS: tuple[str, ...] = (
     "load.cli",
     "reports.cli",
     "harness.mainjob",
+    "harness.compare",
 )
 
 
