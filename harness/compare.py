@@ -28,6 +28,10 @@ from harness.target import Target, add_target_arguments, cwd_path, load_target, 
 
 Progress = Callable[[str], None]
 BASE, HEAD = "base", "head"
+#: A comparison's own plan, per side: many short rounds, because the interval of a ratio narrows with
+#: the number of rounds, and round-to-round noise is what a shared machine has most of.
+QUICK_PLAN = {"rounds": 5, "round_seconds": 4.0, "warmup": 2.0}
+DEFAULT_PLAN = {"rounds": 8, "round_seconds": 10.0, "warmup": 3.0}
 
 _DESCRIPTION = """Measure two revisions of this service in one run, rounds interleaved, and judge
 head/base ratios of rps and p50/p95/p99 against an allowed regression:
@@ -51,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--arm", metavar="NAME", help="which arm of the experiment both sides run (default: "
                    "[tool.harness.compare] arm, else the first)")
     p.add_argument("-f", "--locustfile", type=Path, help="your locustfile instead of a configured experiment")
-    p.add_argument("--quick", action="store_true", help="3 rounds/side x 5 s, 2 s warm-up")
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_PLAN['rounds']} rounds/side x "
+                   f"{QUICK_PLAN['round_seconds']:g} s, {QUICK_PLAN['warmup']:g} s warm-up (default "
+                   f"{DEFAULT_PLAN['rounds']} x {DEFAULT_PLAN['round_seconds']:g} s, {DEFAULT_PLAN['warmup']:g} s)")
     p.add_argument("--max-regression", metavar="PCT", help="allowed regression, e.g. 10%% or 0.1 (default: "
                    "[tool.harness.compare] max_regression, else 10%%)")
     p.add_argument("--strict-inconclusive", action="store_true", help="exit 1 on an inconclusive verdict")
@@ -149,6 +155,7 @@ def _prefixed(progress: Progress, side: str) -> Progress:
 
 def _label(repo: Path, sha: str, working_tree: bool, dirty: list[str]) -> str:
     text = gitrev.describe(repo, sha)
+    text = text if len(text) <= 60 else text[:59] + "…"
     if working_tree:
         text = f"working tree at {text}" + (f" + {len(dirty)} uncommitted change(s)" if dirty else "")
     return text
@@ -205,8 +212,11 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
                           "tree": "working tree" if not tree.temporary else "temporary git worktree"}
             progress(f"[{side}] {info[side]['label']}: {env.how}")
         contract = None if args.no_contract else _contract_diff(targets, args.allowlist, progress)
-        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds, round_seconds=args.round_seconds,
-                          warmup=args.warmup, seed=args.seed, output=out / "load")
+        plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
+        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds or int(plan["rounds"]),
+                          round_seconds=args.round_seconds or plan["round_seconds"],
+                          warmup=plan["warmup"] if args.warmup is None else args.warmup, seed=args.seed,
+                          output=out / "load")
         doc = measure(exp, targets, opts, progress)
         verdicts = judge(doc, max_regression)
         info.update(rounds=doc["config"]["rounds_per_arm"], round_seconds=doc["config"]["round_seconds"],

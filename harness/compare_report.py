@@ -9,6 +9,8 @@ per-round values of the two sides, as the gates take them). With ``r`` the allow
 
 The allowed region holds 1, so a revision compared with itself can only fail when the interval
 misses 1 altogether, which interleaved rounds make rare (docs/compare.md has the measured figures).
+Four verdicts are drawn from one run, so each interval is taken at 1 - 0.05/4 (Bonferroni): the
+chance that any of them fails a change that is within the allowance stays under 2.5%.
 The verdicts are written as gates (``reports.gates.GateResult``), so the HTML report, the JUnit file
 and the report's results.json show them with the run, and ``summary.md`` starts with their table.
 """
@@ -70,11 +72,18 @@ def _median(values: Sequence[float]) -> float | None:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float = DEFAULT_CONFIDENCE,
+def family_confidence(metrics: int, confidence: float = DEFAULT_CONFIDENCE) -> float:
+    """Each interval's level so that all ``metrics`` of them hold together at ``confidence`` (Bonferroni)."""
+    return 1.0 - (1.0 - confidence) / max(1, metrics)
+
+
+def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | None = None,
           metrics: Sequence[MetricName] = COMPARED) -> list[Verdict]:
     """One verdict per metric for the ``head`` arm against the ``base`` arm of a results document."""
     if not 0 < max_regression < 1:
         raise ValueError("max_regression must be in (0, 1)")
+    if confidence is None:
+        confidence = family_confidence(len(metrics))
     out = []
     for name in metrics:
         metric = resolve(name)
@@ -89,7 +98,7 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float = 
         ci = ratio_ci(a, b, confidence=confidence)
         outcome = classify(ci.low, ci.high, limit, higher_is_better=higher)
         where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
-        detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.0%} CI); {where} "
+        detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "
                   f"the allowed {'>=' if higher else '<='} {limit:.3g} ({format_value(base, metric.unit)} -> "
                   f"{format_value(head, metric.unit)})")
         out.append(Verdict(name, outcome, limit, base, head, ci.estimate, ci.low, ci.high, ci.confidence, detail))
@@ -129,7 +138,7 @@ def summary_markdown(info: Mapping[str, Any], verdicts: Sequence[Verdict], contr
              "| | metric | base | head | head/base | CI | verdict |", "|---|---|---|---|---|---|---|"]
     for v in verdicts:
         unit = resolve(v.metric).unit
-        ci = "-" if v.low is None else f"[{v.low:.3f}, {v.high:.3f}] ({_fmt(v.confidence, '.0%')})"
+        ci = "-" if v.low is None else f"[{v.low:.3f}, {v.high:.3f}] ({_fmt(v.confidence, '.1%')})"
         lines.append(f"| {ICONS[v.outcome]} | {v.metric} | {format_value(v.base, unit)} | "
                      f"{format_value(v.head, unit)} | {_fmt(v.estimate)} | {ci} | {v.outcome} |")
     if invalid_reasons:
