@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness.exitcodes import HarnessError
 from harness.target import Target
 from load.experiment import Experiment
 from load.runner import DriverPool, ExperimentRun, Progress, RunOptions
@@ -46,16 +47,20 @@ class CompareRun(ExperimentRun):
                                                           MigratedSchema(target, self.opts, side_dir / "schema")))
         profiles = list(dict.fromkeys(a.locustfile for a in self.exp.arms))
         with ThreadPoolExecutor(max_workers=len(sets) + len(profiles)) as pool:
-            futures = [pool.submit(s.start_all) for s in sets.values()]
-            futures += [pool.submit(self._driver, path) for path in profiles]
-            errors = [f.exception() for f in futures]
+            started = {side: pool.submit(s.start_all) for side, s in sets.items()}
+            drivers = [pool.submit(self._driver, path) for path in profiles]
+            errors = [f.exception() for f in (*started.values(), *drivers)]
+        for side, future in started.items():
+            exc = future.exception()
+            if isinstance(exc, HarnessError):  # say which revision would not start (its log tail follows)
+                raise HarnessError(f"the {side} side failed to start: {exc}", exc.exit_code) from exc
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first
         # ``measure`` looks every arm up in one ServerSet's ``by_arm``: the last side's, holding both.
         combined = sets[self.exp.arms[-1].name]
-        for side in sets.values():
-            combined.by_arm.update(side.by_arm)
+        for one_side in sets.values():
+            combined.by_arm.update(one_side.by_arm)
         self.servers = combined
 
     def _side(self, side: str) -> Progress:
