@@ -47,4 +47,5 @@ def test_the_workflow_runs_the_promised_steps() -> None:
     assert 'harness compare --base "origin/${BASE_REF}"' in text
     assert "harness contract diff" in text
     assert "actions/upload-artifact@" in text
-    assert "GITHUB_STEP_SUMMARY" in text and "compare/summary.md" in text
+    assert "GITHUB_STEP_SUMMARY" in text
+    assert "compare/summary.md" in text

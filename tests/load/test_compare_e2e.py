@@ -41,7 +41,8 @@ def test_compare_two_commits(tmp_path: Path) -> None:
     measured = [r["arm"] for r in load["rounds"] if not r["warmup"]]
     assert measured == ["base", "head", "head", "base", "base", "head"]  # interleaved
     summary = (out / "summary.md").read_text().splitlines()
-    assert "FAIL" in summary[0] and len(summary) < 60
+    assert "FAIL" in summary[0]
+    assert len(summary) < 60
     # each side served its own tree (the fail above says so too): one server log per side
     assert list((out / "load" / "base" / "logs").glob("server-*.log"))
     assert list((out / "load" / "head" / "logs").glob("server-*.log"))

@@ -80,5 +80,6 @@ def test_a_base_that_cannot_import_exits_2_naming_the_side(repo: Path) -> None:
     commit_app(repo, app_source(), "fixed")
     proc = _compare(repo, "--base", "HEAD~1", "--quick")
     assert proc.returncode == 2
-    assert "base" in proc.stderr and "broken on purpose" in proc.stderr
+    assert "base" in proc.stderr
+    assert "broken on purpose" in proc.stderr
     _no_worktrees(repo)

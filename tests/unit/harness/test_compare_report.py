@@ -54,7 +54,8 @@ def test_judge_a_clear_slowdown_fails_on_latency_and_rps() -> None:
     assert all(v.outcome == "fail" for v in verdicts.values())
     p50 = verdicts["p50"]
     assert p50.estimate == pytest.approx(2.0, rel=0.1)
-    assert p50.low is not None and p50.low > 1.1
+    assert p50.low is not None
+    assert p50.low > 1.1
     assert "whole CI beyond" in p50.detail
 
 
@@ -122,7 +123,8 @@ def test_report_files_and_exit_code_on_fail(tmp_path: Path) -> None:
     assert len(lines) < 60
     assert "FAIL" in lines[0]
     assert lines[2].startswith("| | metric |")  # the verdict table comes first
-    assert "Contract diff base → head" in summary and "1 breaking" in summary
+    assert "Contract diff base → head" in summary
+    assert "1 breaking" in summary
     compare = json.loads((out / "compare.json").read_text())
     assert compare["outcome"] == "fail"
     assert {v["metric"] for v in compare["verdicts"]} == {"rps", "p50", "p95", "p99"}

@@ -76,7 +76,8 @@ def test_temporary_worktree_checks_out_and_is_removed(repo: Path) -> None:
     sha = gitrev.resolve(repo, "HEAD~1")
     with gitrev.temporary_worktree(repo, sha, label="base") as tree:
         assert (tree.path / "app.py").read_text() == "VERSION = 1\n"
-        assert tree.temporary and tree.sha == sha
+        assert tree.temporary
+        assert tree.sha == sha
         assert str(tree.path) in _git(repo, "worktree", "list")
         path = tree.path
     assert not path.exists()
@@ -85,9 +86,16 @@ def test_temporary_worktree_checks_out_and_is_removed(repo: Path) -> None:
 
 def test_temporary_worktree_is_removed_on_an_exception(repo: Path) -> None:
     sha = gitrev.resolve(repo, "HEAD~1")
-    with pytest.raises(RuntimeError), gitrev.temporary_worktree(repo, sha, label="base") as tree:
-        path = tree.path
-        raise RuntimeError("boom")
+    seen: list[Path] = []
+
+    def fail_inside() -> None:
+        with gitrev.temporary_worktree(repo, sha, label="base") as tree:
+            seen.append(tree.path)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_inside()
+    path = seen[0]
     assert not path.exists()
     assert str(path) not in _git(repo, "worktree", "list")
 
@@ -95,10 +103,15 @@ def test_temporary_worktree_is_removed_on_an_exception(repo: Path) -> None:
 def test_sigterm_becomes_keyboard_interrupt_and_cleans_up(repo: Path) -> None:
     sha = gitrev.resolve(repo, "HEAD~1")
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt), gitrev.terminating_as_interrupt(), \
-            gitrev.temporary_worktree(repo, sha, label="base") as tree:
-        path = tree.path
-        os.kill(os.getpid(), signal.SIGTERM)
-        signal.pause()  # pragma: no cover - the handler raises before this returns
-    assert not path.exists()
+    seen: list[Path] = []
+
+    def terminated_inside() -> None:
+        with gitrev.terminating_as_interrupt(), gitrev.temporary_worktree(repo, sha, label="base") as tree:
+            seen.append(tree.path)
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pause()  # pragma: no cover - the handler raises before this returns
+
+    with pytest.raises(KeyboardInterrupt):
+        terminated_inside()
+    assert not seen[0].exists()
     assert signal.getsignal(signal.SIGTERM) is before

@@ -27,7 +27,8 @@ def test_identical_dependency_files_reuse(tmp_path: Path) -> None:
     b = _project(tmp_path / "b", PYPROJECT, **{"requirements.txt": "fastapi==1\n", "uv.lock": "x"})
     assert sideenv.differing_files(a, b) == []
     env = sideenv.side_env(a, b, "/usr/bin/python3", venv=tmp_path / "v", server="uvicorn", log=tmp_path / "log")
-    assert env.reused and env.python == "/usr/bin/python3"
+    assert env.reused
+    assert env.python == "/usr/bin/python3"
     assert not (tmp_path / "v").exists()
 
 
@@ -49,12 +50,13 @@ def test_any_changed_or_added_lock_file_differs(tmp_path: Path, name: str) -> No
 
 def test_differing_files_build_a_venv_with_uv_when_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a = _project(tmp_path / "a", PYPROJECT, **{"requirements.txt": "fastapi==2\n"})
-    b = _project(tmp_path / "b", PYPROJECT, **{"requirements.txt": "fastapi==1\n"})
+    _project(tmp_path / "b", PYPROJECT, **{"requirements.txt": "fastapi==1\n"})
     calls: list[list[str]] = []
     monkeypatch.setattr(sideenv, "_run", lambda argv, cwd, log: calls.append(argv))
     env = sideenv.build_venv(a, tmp_path / "v", base_python="/py", server="uvicorn", log=tmp_path / "log",
                              which=lambda name: "/bin/uv" if name == "uv" else None)
-    assert not env.reused and env.python == str(tmp_path / "v" / "bin" / "python")
+    assert not env.reused
+    assert env.python == str(tmp_path / "v" / "bin" / "python")
     assert calls[0][:2] == ["/bin/uv", "venv"]
     assert calls[1][:3] == ["/bin/uv", "pip", "install"]
     assert calls[1][-3:] == ["-r", "requirements.txt", "uvicorn"]
