@@ -1,5 +1,7 @@
 # The two commands (README): `make run` is the main job, `make test` runs the whole suite.
-# Each does its own set-up: a venv in .venv and an editable install, redone when pyproject.toml changes.
+# Each does its own set-up: a venv in .venv and an editable install with the reference app's extra,
+# pinned by constraints.txt (reproducible CI; the package itself declares only compatible ranges),
+# redone when pyproject.toml or constraints.txt changes.
 # Override PYTHON for another interpreter (3.11+), HARNESS_ARGS/PYTEST_ARGS to pass flags through.
 
 PYTHON ?= python3
@@ -9,7 +11,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 HARNESS_ARGS ?=
 
-.PHONY: run quick test unit lint typecheck containers bench clean help
+.PHONY: run quick test unit lint typecheck containers bench clean help constraints
 
 help:
 	@echo "make run        main job: standard load matrix + microbenchmarks -> reports/latest (exit code = gates)"
@@ -19,11 +21,17 @@ help:
 	@echo "make lint       ruff + mypy"
 	@echo "make bench      microbenchmarks only (pytest-benchmark, autosaved)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+# Regenerate constraints.txt from the current venv (after a deliberate upgrade there).
+constraints: $(STAMP)
+	{ echo "# Exact versions this repository's CI and \`make\` install with (pip install -c constraints.txt)."; \
+	  echo "# The library's own metadata uses compatible ranges; regenerate with \`make constraints\`."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fastapi-harness'; } > constraints.txt
 
 run: $(STAMP)
 	$(BIN)/harness run $(HARNESS_ARGS)

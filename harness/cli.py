@@ -14,6 +14,30 @@ from collections.abc import Callable, Sequence
 
 from harness import exitcodes
 
+#: Optional dependencies, by top-level module, and the extra that installs them.
+EXTRAS: dict[str, str] = {
+    "locust": "load", "gevent": "load", "numpy": "load", "matplotlib": "load", "jsonschema_rs": "load",
+    "schemathesis": "fuzz", "gunicorn": "gunicorn", "uvicorn_worker": "gunicorn",
+    "testcontainers": "test", "docker": "test", "pytest": "test", "pytest_benchmark": "test",
+}
+
+
+def require(module: str) -> None:
+    """Raise ``ModuleNotFoundError`` now for a dependency a subprocess would otherwise miss later."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """One line naming the extra for a missing optional dependency, or None if it isn't one."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return f"this command needs {top!r}, which is not installed: pip install 'fastapi-harness[{extra}]'"
+
 # Imported lazily by name so that `harness serve --help` does not pay for locust/numpy imports,
 # and a part whose optional extra isn't installed fails with a clear message only when used.
 _PARTS: tuple[str, ...] = (
@@ -23,6 +47,7 @@ _PARTS: tuple[str, ...] = (
     "load.cli",
     "reports.cli",
     "harness.mainjob",
+    "harness.init",
     "harness.compare",
 )
 
@@ -41,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == name.split(".")[0]:
                 continue  # that part is not written yet
-            raise
+            if missing_extra(exc) is None:
+                raise
+            continue  # a part whose optional extra isn't installed: its commands are absent
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
         register(sub)
     return parser
@@ -59,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except exitcodes.HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"harness: error: {message}", file=sys.stderr)
+        return exitcodes.USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,7 +76,10 @@ def check_locustfile(path: Path) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     from harness import appload
+    from harness.cli import require
     from load.experiment import adhoc, get_experiment
+
+    require("locust")  # the driver subprocess imports it; say which extra now, not in its log
     from load.runner import RunOptions, run_experiment
 
     for flag in ("users", "rounds", "processes", "workers"):

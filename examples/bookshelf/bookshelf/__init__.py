@@ -1,0 +1,1 @@
+"""Bookshelf: an example FastAPI service that the harness tests as a third party."""
