@@ -135,6 +135,9 @@ def test_bookshelf_flow(bookshelf: Path, harness: Harness, servers: Servers, tmp
     assert _operations(read_json(contract_path)) == EXPECTED_OPERATIONS
     assert (bookshelf / config.get("gates", "gates.toml")).is_file(), init.explain()
     assert locustfile.read_text() == locustfile_before, "init overwrote the team's own locustfile"
+    starters = [bookshelf / e["locustfile"] for e in config.get("experiments", {}).values()]
+    assert starters, "init configured no experiment"
+    assert all(p.is_file() for p in starters), starters
     assert len(re.findall(r"harness (?:contract|load|gate|run)\b", init.stdout)) >= 2, init.explain()
 
     # export: the live app's schema, wherever -o says (relative to the cwd).
