@@ -107,9 +107,9 @@ must pip_install "$WORK/harness-src[$EXTRAS]"
 AFTER=$(versions "$APP_PKGS")
 FREEZE_AFTER=$("$APP_DIR/.venv/bin/python" -m pip list --format=freeze 2>/dev/null | sort)
 echo "packages the harness brought: $(comm -13 <(echo "$FREEZE_BEFORE") <(echo "$FREEZE_AFTER") | wc -l)"
-echo "packages it changed:"
-comm -13 <(echo "$FREEZE_BEFORE") <(echo "$FREEZE_AFTER") | cut -d= -f1 \
-    | grep -ixF -f <(echo "$FREEZE_BEFORE" | cut -d= -f1) | sed 's/^/    /' || echo "    (none)"
+CHANGED=$(comm -13 <(echo "$FREEZE_BEFORE") <(echo "$FREEZE_AFTER") | cut -d= -f1 \
+    | grep -ixF -f <(echo "$FREEZE_BEFORE" | cut -d= -f1) || true)
+echo "packages it changed: ${CHANGED:-(none)}" | tr '\n' ' '; echo
 if [[ "$BEFORE" == "$AFTER" ]]; then
     echo "app framework versions unchanged: OK"
 else
