@@ -165,9 +165,9 @@ def test_bookshelf_flow(bookshelf: Path, harness: Harness, servers: Servers, tmp
     assert "pages_per_day=0" in found.output, found.explain()
     assert "curl" in found.output, found.explain()  # a command that reproduces the failure
     # Only the planted operation fails (a stateful sequence may run into it too): the rest is clean.
-    failing = {name for name, failed in _junit_cases(junit).items() if failed}
-    assert f"GET {PLANTED_ENDPOINT}" in failing, found.explain()
-    assert failing <= {f"GET {PLANTED_ENDPOINT}", "Stateful tests"}, found.explain()
+    failed_cases = {name for name, failed in _junit_cases(junit).items() if failed}
+    assert f"GET {PLANTED_ENDPOINT}" in failed_cases, found.explain()
+    assert failed_cases <= {f"GET {PLANTED_ENDPOINT}", "Stateful tests"}, found.explain()
     fix_planted_bug(bookshelf)
     junit = tmp_path / "fuzz-fixed.xml"
     clean = _ok(harness("contract", "fuzz", "--app", APP, *FUZZ_FLAGS, "--junit", str(junit)))
