@@ -199,6 +199,10 @@ def _run_schemathesis(args: argparse.Namespace, target: Target, schema: str, bas
                                                                        os.environ.get("PYTHONPATH"))))}
     done = subprocess.run(argv, cwd=target.root, env=env, check=False)  # noqa: S603 - our own argv, no shell
     print(f"harness: schemathesis exited {done.returncode}; JUnit at {junit}", file=sys.stderr)
+    if done.returncode == 1 and not args.url:
+        port = base_url.rsplit(":", 1)[-1]
+        print(f"harness: the app was served at {base_url} for this run only; `harness serve --port {port}` "
+              "serves it there again to replay the curl commands above", file=sys.stderr)
     if done.returncode == 0:
         return exitcodes.OK
     return exitcodes.GATE_FAILED if done.returncode == 1 else exitcodes.INVALID_RUN

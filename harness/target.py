@@ -295,8 +295,10 @@ def load_target(cwd: Path | None = None, overrides: Mapping[str, Any] | None = N
         root = config_file.parent
         raw = _paths(table, root)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if "app" in given and "app_dir" not in given and "app" in raw and given["app"] != raw["app"]:
-        raw.pop("app_dir", None)  # another app: the configured app_dir was the configured app's
+    if "app" in given and raw.get("app") not in (None, given["app"]):
+        # Another app than the configured one: its migrate command, env, services and experiments
+        # are the configured app's, and applying them to this one would be wrong without a word.
+        raw, root, config_file = {}, cwd, None
     for key in ("app_dir", "contract", "gates"):
         if key in given:
             given[key] = str((cwd / str(given[key])).resolve())

@@ -9,8 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.server import ServerConfig, ServerProcess
 from harness.exitcodes import HarnessError
+from harness.server import ServerConfig, ServerProcess
 from load.rounds import LoadDriver, RoundError, RoundSpec
 
 pytestmark = pytest.mark.slow

@@ -121,7 +121,8 @@ def test_commands() -> None:
     assert gu[-1] == "svc.main:make()"
     conf = ServerConfig(app="svc.main:app", server="gunicorn", gunicorn_conf="g.conf.py").command(port)
     assert conf[3:5] == ["-c", "g.conf.py"]
-    cmd = ServerConfig(app="svc:app", server="command", command_template="{python} -m hypercorn svc:app -b {host}:{port}")
+    cmd = ServerConfig(app="svc:app", server="command",
+                       command_template="{python} -m hypercorn svc:app -b {host}:{port}")
     assert cmd.command(port)[1:] == ["-m", "hypercorn", "svc:app", "-b", f"127.0.0.1:{port}"]
     with pytest.raises(Exception, match="one worker"):
         ServerConfig(app="svc:app", server="uvicorn", workers=2)

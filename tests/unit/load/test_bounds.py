@@ -14,6 +14,7 @@ from load.analysis import (
     thread_pool_bound,
 )
 
+
 def test_littles_law() -> None:
     b = littles_law_bound(200, 0.05)
     assert b["kind"] == "littles_law"

@@ -9,7 +9,7 @@ import pytest
 
 from harness.exitcodes import HarnessError
 from harness.target import load_target
-from load.experiment import adhoc, aa_variant, from_target, get_experiment, parse_arm, round_order, server_key
+from load.experiment import aa_variant, adhoc, from_target, get_experiment, parse_arm, round_order, server_key
 
 ROOT = Path(__file__).resolve().parents[3]
 TARGET = load_target(ROOT)  # this repository's [tool.harness]: the reference app's experiments

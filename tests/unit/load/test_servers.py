@@ -120,7 +120,8 @@ def test_a_failed_migration_is_an_invalid_run_with_the_log(tmp_path: Path) -> No
 
 def test_setup_command_output_becomes_locust_options(tmp_path: Path) -> None:
     script = tmp_path / "setup.py"
-    script.write_text("import json, sys\nprint('noise')\nprint(json.dumps({'item_ids': sys.argv[1], 'seed': sys.argv[2]}))\n")
+    script.write_text("import json, sys\nprint('noise')\n"
+                      "print(json.dumps({'item_ids': sys.argv[1], 'seed': sys.argv[2]}))\n")
     target = make_target(tmp_path)
     options = run_setup(target, f"{{python}} {script} {{url}} {{seed}}", "http://127.0.0.1:9", 7, tmp_path / "log")
     assert options == {"HARNESS_ITEM_IDS": "http://127.0.0.1:9", "HARNESS_SEED": "7"}

@@ -1,0 +1,45 @@
+"""A missing optional dependency is one line naming the extra, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from harness import cli, exitcodes
+
+
+def _raising(module: str) -> argparse.Namespace:
+    def handler(_args: argparse.Namespace) -> int:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    return argparse.Namespace(handler=handler)
+
+
+@pytest.mark.parametrize(("module", "extra"), [("locust", "load"), ("schemathesis", "fuzz"),
+                                                ("matplotlib.pyplot", "load"), ("uvicorn_worker", "gunicorn")])
+def test_missing_optional_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str], module: str,
+                                                     extra: str) -> None:
+    parser = cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: _raising(module))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main(["run"]) == exitcodes.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"pip install 'fastapi-harness[{extra}]'" in err
+
+
+def test_a_missing_module_that_is_no_extra_is_a_real_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: _raising("no_such_module_xyz"))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    with pytest.raises(ModuleNotFoundError):
+        cli.main(["run"])
+
+
+def test_require_raises_for_an_absent_module() -> None:
+    cli.require("json")
+    with pytest.raises(ModuleNotFoundError) as err:
+        cli.require("no_such_module_xyz")
+    assert err.value.name == "no_such_module_xyz"
