@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import TypeAlias
 
 from contracts import live, loader, render
-from contracts.allowlist import apply_allowlist, load_allowlist
+from contracts.allowlist import apply_allowlist, load_config
 from contracts.diff import diff_documents
+from contracts.policies import Policy
+from contracts.rules import LEVELS
 from harness import exitcodes
 from harness.exitcodes import HarnessError
 from harness.target import Target, add_target_arguments, cwd_path, target_from_args
@@ -35,7 +37,7 @@ _DESCRIPTION = """Keep the OpenAPI contract honest.
 
   export  write the live schema of the app (--app or [tool.harness] app), deterministically
   check   compare the live schema with the committed contract (exit 1 on drift)
-  diff    classify every change from OLD to NEW as breaking or not (exit 1 on an unaccepted break)
+  diff    classify every change from OLD to NEW as breaking, warning or info (exit 1 on an unaccepted break)
 
 See docs/contracts.md for the CI workflow, the allowlist format and the rule ids."""
 
@@ -96,7 +98,15 @@ def _add_diff(sub: _Subparsers) -> None:
     parser.add_argument("old", metavar="OLD")
     parser.add_argument("new", metavar="NEW")
     parser.add_argument("--format", choices=render.FORMATS, default="text", help="report format (text)")
-    parser.add_argument("--allowlist", metavar="FILE", help="accepted breaking changes (TOML or YAML)")
+    parser.add_argument(
+        "--allowlist", metavar="FILE", help="accepted changes and rule severities (TOML or YAML, see docs/contracts.md)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=LEVELS[:2],
+        default="breaking",
+        help="exit 1 on unaccepted changes of this severity or worse (breaking)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     parser.set_defaults(handler=cmd_diff)
 
@@ -170,17 +180,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     old = loader.load_document(args.old)
     new = loader.load_document(args.new)
-    report = diff_documents(old, new)
-    if args.allowlist:
-        report = apply_allowlist(report, load_allowlist(args.allowlist))
+    config = load_config(args.allowlist) if args.allowlist else None
+    report = diff_documents(old, new, Policy(severities=config.severities if config else {}))
+    if config:
+        report = apply_allowlist(report, config.entries)
+    report.fail_on = args.fail_on
     text = render.render(report, args.format, title=f"OpenAPI changes {args.old} -> {args.new}")
     if args.output:
         _write(Path(args.output), text)
-        summary = report.summary()
-        print(
-            f"wrote {args.output}: {summary['breaking']} breaking, {summary['accepted']} accepted, "
-            f"{summary['non_breaking']} non-breaking"
-        )
+        print(f"wrote {args.output}: {render.headline(report)}")
     else:
         sys.stdout.write(text)
     return exitcodes.GATE_FAILED if report.failed else exitcodes.OK

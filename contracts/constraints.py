@@ -29,12 +29,29 @@ def _divides(small: float, big: float) -> bool:
     return abs(ratio - round(ratio)) < 1e-9
 
 
-def _tightening(direction: Direction, keyword: str, reason: str, ctx: Ctx, *, tighter: bool) -> Change:
+def tightening(
+    direction: Direction, keyword: str, reason: str, ctx: Ctx, *, tighter: bool, at: str | int | None = None
+) -> Change:
+    """A constraint change at ``ctx/keyword`` (or ``ctx/at`` when the spot is not the keyword itself)."""
     if direction == "request":
         rule = "request-constraint-tightened" if tighter else "request-constraint-loosened"
     else:
         rule = "response-constraint-tightened" if tighter else "response-constraint-loosened"
-    return ctx.change(rule, reason, keyword)
+    return ctx.change(rule, reason, keyword if at is None else at)
+
+
+# Patterns that match every string: changing to or from one of these is a plain add or remove.
+_TRIVIAL_PATTERNS = frozenset({"", ".*", "^.*$", "^.*", ".*$", "[\\s\\S]*"})
+
+
+def _trivial(pattern: Any) -> bool:
+    return pattern is None or (isinstance(pattern, str) and pattern in _TRIVIAL_PATTERNS)
+
+
+def _new_limit(old: dict[str, Any], new: dict[str, Any], keyword: str) -> bool:
+    """An upper bound where the value had none at all (``maximum`` and ``exclusiveMaximum`` are one family)."""
+    family = ("maximum", "exclusiveMaximum") if keyword in ("maximum", "exclusiveMaximum") else (keyword,)
+    return all(old.get(k) is None for k in family) and _number(new.get(keyword)) is not None
 
 
 def _bound(old: Any, new: Any, *, upper: bool) -> bool | None:
@@ -58,46 +75,64 @@ def compare_constraints(old: dict[str, Any], new: dict[str, Any], direction: Dir
     for keyword in UPPER_BOUNDS + LOWER_BOUNDS:
         tighter = _bound(old.get(keyword), new.get(keyword), upper=keyword in UPPER_BOUNDS)
         if tighter is not None:
-            reason = f"{keyword} changed from {_show(old.get(keyword))} to {_show(new.get(keyword))}"
-            changes.append(_tightening(direction, keyword, reason, ctx, tighter=tighter))
-    old_pattern, new_pattern = old.get("pattern"), new.get("pattern")
-    if old_pattern != new_pattern:
-        # A changed regular expression can't be proven wider, so it counts as stricter.
-        reason = f"pattern changed from {_show(old_pattern)} to {_show(new_pattern)}"
-        changes.append(_tightening(direction, "pattern", reason, ctx, tighter=new_pattern is not None))
+            reason = f"{keyword} changed from {show(old.get(keyword))} to {show(new.get(keyword))}"
+            if direction == "request" and keyword in UPPER_BOUNDS and _new_limit(old, new, keyword):
+                # Potentially breaking: whether clients send longer/larger values is unknown.
+                changes.append(ctx.change("request-limit-added", reason, keyword))
+            else:
+                changes.append(tightening(direction, keyword, reason, ctx, tighter=tighter))
+    changes += _compare_pattern(old.get("pattern"), new.get("pattern"), direction, ctx)
     old_multiple, new_multiple = _number(old.get("multipleOf")), _number(new.get("multipleOf"))
     if old_multiple != new_multiple:
         looser = new_multiple is None or (old_multiple is not None and _divides(new_multiple, old_multiple))
-        reason = f"multipleOf changed from {_show(old.get('multipleOf'))} to {_show(new.get('multipleOf'))}"
-        changes.append(_tightening(direction, "multipleOf", reason, ctx, tighter=not looser))
+        reason = f"multipleOf changed from {show(old.get('multipleOf'))} to {show(new.get('multipleOf'))}"
+        changes.append(tightening(direction, "multipleOf", reason, ctx, tighter=not looser))
     if bool(old.get("uniqueItems")) != bool(new.get("uniqueItems")):
         reason = f"uniqueItems changed from {bool(old.get('uniqueItems'))} to {bool(new.get('uniqueItems'))}"
-        changes.append(_tightening(direction, "uniqueItems", reason, ctx, tighter=bool(new.get("uniqueItems"))))
-    old_closed = old.get("additionalProperties") is False
-    new_closed = new.get("additionalProperties") is False
-    if old_closed != new_closed:
-        reason = "unknown fields are now rejected" if new_closed else "unknown fields are now allowed"
-        changes.append(_tightening(direction, "additionalProperties", reason, ctx, tighter=new_closed))
+        changes.append(tightening(direction, "uniqueItems", reason, ctx, tighter=bool(new.get("uniqueItems"))))
     return changes
 
 
-def compare_format(old: dict[str, Any], new: dict[str, Any], direction: Direction, ctx: Ctx) -> list[Change]:
-    old_format, new_format = old.get("format"), new.get("format")
+def _compare_pattern(old: Any, new: Any, direction: Direction, ctx: Ctx) -> list[Change]:
+    """Removing a pattern (or making it match everything) loosens, adding one tightens; two real,
+    different regular expressions can't be ordered without deciding regex inclusion, so that is
+    reported as undecidable and its severity left to configuration."""
+    if old == new or (_trivial(old) and _trivial(new)):
+        return []
+    reason = f"pattern changed from {show(old)} to {show(new)}"
+    if _trivial(old) or _trivial(new):
+        return [tightening(direction, "pattern", reason, ctx, tighter=_trivial(old))]
+    return [ctx.change(f"{direction}-constraint-undecidable", reason, "pattern")]
+
+
+def compare_format(
+    old: dict[str, Any], new: dict[str, Any], direction: Direction, ctx: Ctx, *, keyword: str = "format"
+) -> list[Change]:
+    """``format``, and the string-encoding keywords ``contentEncoding``/``contentMediaType`` alike."""
+    old_format, new_format = old.get(keyword), new.get(keyword)
     if old_format == new_format:
         return []
-    reason = f"format changed from {_show(old_format)} to {_show(new_format)}"
+    reason = f"{keyword} changed from {show(old_format)} to {show(new_format)}"
     if direction == "request" and new_format is None:
-        return [ctx.change("request-format-removed", reason, "format")]
+        return [ctx.change("request-format-removed", reason, keyword)]
     if direction == "response" and old_format is None:
-        return [ctx.change("response-format-added", reason, "format")]
-    return [ctx.change("format-changed", reason, "format")]
+        return [ctx.change("response-format-added", reason, keyword)]
+    return [ctx.change("format-changed", reason, keyword)]
 
 
 def _enum(node: dict[str, Any]) -> list[Any] | None:
     if "const" in node:
         return [node["const"]]
     values = node.get("enum")
+    if not isinstance(values, list):
+        values = node.get("x-extensible-enum")  # Zalando style: the documented values, open-ended
     return list(values) if isinstance(values, list) else None
+
+
+def _extensible(node: dict[str, Any]) -> bool:
+    """``x-extensible-enum: [...]`` or ``enum`` plus ``x-extensible-enum: true``: clients must expect new values."""
+    marker = node.get("x-extensible-enum")
+    return marker is True or isinstance(marker, list)
 
 
 def _key(value: Any) -> str:
@@ -112,22 +147,25 @@ def compare_enum(old: dict[str, Any], new: dict[str, Any], direction: Direction,
     narrowed = "request-enum-narrowed" if direction == "request" else "response-enum-narrowed"
     widened = "request-enum-widened" if direction == "request" else "response-enum-widened"
     if old_values is None:
-        return [ctx.change(narrowed, f"values now restricted to {_show(new_values)}", keyword)]
+        return [ctx.change(narrowed, f"values now restricted to {show(new_values)}", keyword)]
     if new_values is None:
-        return [ctx.change(widened, f"enum {_show(old_values)} removed: any value allowed", keyword)]
+        return [ctx.change(widened, f"enum {show(old_values)} removed: any value allowed", keyword)]
     old_keys = {_key(v): v for v in old_values}
     new_keys = {_key(v): v for v in new_values}
     removed = [v for k, v in old_keys.items() if k not in new_keys]
     added = [v for k, v in new_keys.items() if k not in old_keys]
     changes: list[Change] = []
     if removed:
-        changes.append(ctx.change(narrowed, f"enum values removed: {_show(removed)}", keyword))
+        changes.append(ctx.change(narrowed, f"enum values removed: {show(removed)}", keyword))
     if added:
-        changes.append(ctx.change(widened, f"enum values added: {_show(added)}", keyword))
+        if direction == "response" and _extensible(old) and _extensible(new):
+            widened = "response-extensible-enum-widened"
+            keyword = "enum" if "enum" in new else "x-extensible-enum"
+        changes.append(ctx.change(widened, f"enum values added: {show(added)}", keyword))
     return changes
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if value is None:
         return "none"
     return json.dumps(value, default=str)

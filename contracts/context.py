@@ -40,3 +40,6 @@ class Ctx:
             via=self.via,
             component_pointer=pointer.join(self.component, *tokens) if self.component is not None else None,
         )
+
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -1,4 +1,5 @@
-"""Compare two OpenAPI 3.x documents: paths, operations, parameters, bodies, responses, security.
+"""Compare two OpenAPI 3.x documents: paths, operations, parameters, bodies, responses, security,
+and (through ``webhooks``) webhooks; ``policies`` then sets each change's severity.
 
 Schemas are handed to ``schemas.SchemaDiffer`` with the direction they travel in. Paths are matched
 by their template shape, so renaming ``{id}`` to ``{item_id}`` is not a removed path, and path
@@ -11,21 +12,22 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from contracts import pointer
-from contracts.context import Ctx, Direction
+from contracts import headers, normalize, pointer, policies, security
+from contracts.context import METHODS, Ctx, Direction
 from contracts.model import Change, DiffReport
+from contracts.policies import Policy
 from contracts.refs import Resolver
 from contracts.schemas import SchemaDiffer
+from contracts.webhooks import WebhookDiffer
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE = re.compile(r"\{([^}/]+)\}")
 # Per OpenAPI, these header parameters are described by other means and "SHALL be ignored".
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 
 
-def diff_documents(old: dict[str, Any], new: dict[str, Any]) -> DiffReport:
-    """Every classified difference from ``old`` to ``new``."""
-    return _DocumentDiffer(old, new).run()
+def diff_documents(old: dict[str, Any], new: dict[str, Any], policy: Policy | None = None) -> DiffReport:
+    """Every classified difference from ``old`` to ``new``, with severities set by ``policy``."""
+    return _DocumentDiffer(old, new, policy or Policy()).run()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,9 @@ class _Param:
 
 
 class _DocumentDiffer:
-    def __init__(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def __init__(self, old: dict[str, Any], new: dict[str, Any], policy: Policy) -> None:
         self.old_doc, self.new_doc = old, new
+        self.policy = policy
         self.old = Resolver(old, "old document")
         self.new = Resolver(new, "new document")
         self.schemas = SchemaDiffer(self.old, self.new)
@@ -58,17 +61,29 @@ class _DocumentDiffer:
         new_paths = _by_shape(_mapping(self.new_doc.get("paths")))
         for shape, old_path in old_paths.items():
             if shape not in new_paths:
-                methods = ", ".join(m.upper() for m in METHODS if m in self.old_doc["paths"][old_path])
-                reason = f"path {old_path} was removed ({methods or 'no operations'})"
-                changes.append(Change("path-removed", pointer.join("/paths", old_path), reason))
+                changes += self._removed_path(old_path)
             else:
                 changes += self._compare_path(old_path, new_paths[shape])
         for shape, new_path in new_paths.items():
             if shape not in old_paths:
                 changes.append(Change("path-added", pointer.join("/paths", new_path), f"new path {new_path}"))
-        if self.old_doc.get("webhooks") or self.new_doc.get("webhooks"):
-            self.notes.append("webhooks are not compared")
-        return DiffReport(changes=_dedupe(changes), notes=self.notes)
+        changes += WebhookDiffer(self.old, self.new, self.schemas).run()
+        changes = policies.apply(_dedupe(changes), self.old_doc, self.new_doc, self.policy)
+        return DiffReport(changes=changes, notes=self.notes)
+
+    def _removed_path(self, old_path: str) -> list[Change]:
+        """One ``path-removed``, unless every operation on it had reached its sunset."""
+        item = _mapping(self.old.deref(self.old_doc["paths"][old_path])[0])
+        operations = {m: item[m] for m in METHODS if isinstance(item.get(m), dict)}
+        removals = {m: policies.removal(o, self.policy.today) for m, o in operations.items()}
+        if operations and all(rule == "operation-removed-after-sunset" for rule, _ in removals.values()):
+            return [
+                Change(rule, pointer.join("/paths", old_path, m), f"operation {m.upper()} {old_path} was removed{why}")
+                for m, (rule, why) in removals.items()
+            ]
+        methods = ", ".join(m.upper() for m in operations)
+        reason = f"path {old_path} was removed ({methods or 'no operations'})"
+        return [Change("path-removed", pointer.join("/paths", old_path), reason)]
 
     def _compare_path(self, old_path: str, new_path: str) -> list[Change]:
         old_item = _mapping(self.old.deref(self.old_doc["paths"][old_path])[0])
@@ -80,7 +95,8 @@ class _DocumentDiffer:
             where = pointer.join("/paths", new_path if in_new else old_path, method)
             name = f"{method.upper()} {new_path if in_new else old_path}"
             if in_old and not in_new:
-                changes.append(Change("operation-removed", where, f"operation {name} was removed"))
+                rule, why = policies.removal(old_item[method], self.policy.today)
+                changes.append(Change(rule, where, f"operation {name} was removed{why}"))
             elif in_new and not in_old:
                 changes.append(Change("operation-added", where, f"new operation {name}"))
             elif in_old and in_new:
@@ -97,6 +113,7 @@ class _DocumentDiffer:
         if old_id and new_id and old_id != new_id:
             reason = f"operationId changed from {old_id!r} to {new_id!r}"
             changes.append(ctx.change("operation-id-changed", reason, "operationId"))
+        changes += policies.lifecycle(old_op, new_op, ctx)
         old_params = self._params(self.old, old_path, old_item, method)
         new_params = self._params(self.new, new_path, new_item, method)
         changes += self._compare_params(old_params, new_params)
@@ -154,9 +171,30 @@ class _DocumentDiffer:
     def _compare_param_schema(self, old: _Param, new: _Param) -> list[Change]:
         if "content" in old.node or "content" in new.node:
             return self._compare_content(old.node.get("content"), new.node.get("content"), "request", new.ctx)
-        return self.schemas.compare(
-            old.node.get("schema", {}), new.node.get("schema", {}), "request", new.ctx.child("schema")
-        )
+        old_schema, new_schema = old.node.get("schema", {}), new.node.get("schema", {})
+        items = self._exploded_items(old, new)
+        if items is not None:
+            reason = f"{new.label} now takes repeated values (?{new.name}=a&{new.name}=b); ?{new.name}=v still works"
+            became = new.ctx.change("param-became-array", reason, "schema", "type")
+            return [became, *self.schemas.compare(old_schema, items, "request", new.ctx.child("schema", "items"))]
+        return self.schemas.compare(old_schema, new_schema, "request", new.ctx.child("schema"))
+
+    def _exploded_items(self, old: _Param, new: _Param) -> Any | None:
+        """The new items schema when a scalar query parameter became a form/explode array."""
+        if (
+            new.location != "query"
+            or new.node.get("style", "form") != "form"
+            or new.node.get("explode", True) is not True
+        ):
+            return None
+        old_schema, _ = self.old.deref(normalize.peel(old.node.get("schema", {}))[0])
+        new_schema, _ = self.new.deref(normalize.peel(new.node.get("schema", {}))[0])
+        if not isinstance(old_schema, dict) or not isinstance(new_schema, dict):
+            return None
+        old_types, new_types = normalize.types(old_schema), normalize.types(new_schema)
+        if not old_types or old_types & {"array", "object"} or new_types != {"array"}:
+            return None
+        return new_schema.get("items", {})
 
     # Bodies and responses ------------------------------------------------------------------------
 
@@ -210,7 +248,9 @@ class _DocumentDiffer:
         changes: list[Change] = []
         for code in old:
             if code not in new:
-                changes.append(op_ctx.change("response-removed", f"response {code} was removed", "responses", code))
+                # Clients may still handle a documented error; whether the API can still send it is unknown.
+                rule = "error-response-removed" if code[:1] in ("4", "5") else "response-removed"
+                changes.append(op_ctx.change(rule, f"response {code} was removed", "responses", code))
         for code in new:
             if code not in old:
                 changes.append(op_ctx.change("response-added", f"new response {code}", "responses", code))
@@ -221,31 +261,14 @@ class _DocumentDiffer:
             if not isinstance(old_response, dict) or not isinstance(new_response, dict):
                 continue
             changes += self._compare_content(old_response.get("content"), new_response.get("content"), "response", ctx)
-            changes += self._compare_headers(
-                _mapping(old_response.get("headers")), _mapping(new_response.get("headers")), ctx
+            changes += headers.compare_headers(
+                _mapping(old_response.get("headers")),
+                _mapping(new_response.get("headers")),
+                ctx,
+                self.old,
+                self.new,
+                self.schemas,
             )
-        return changes
-
-    def _compare_headers(self, old: dict[str, Any], new: dict[str, Any], ctx: Ctx) -> list[Change]:
-        changes: list[Change] = []
-        old_names = {name.lower(): name for name in old}
-        new_names = {name.lower(): name for name in new}
-        for lower, name in old_names.items():
-            if lower not in new_names:
-                changes.append(
-                    ctx.change("response-header-removed", f"response header {name} was removed", "headers", name)
-                )
-        for lower, name in new_names.items():
-            if lower not in old_names:
-                changes.append(ctx.change("response-header-added", f"new response header {name}", "headers", name))
-                continue
-            old_header, _ = self.old.deref(old[old_names[lower]])
-            new_header, chain = self.new.deref(new[name])
-            if isinstance(old_header, dict) and isinstance(new_header, dict):
-                inner = ctx.child("headers", name).through(chain).child("schema")
-                changes += self.schemas.compare(
-                    old_header.get("schema", {}), new_header.get("schema", {}), "response", inner
-                )
         return changes
 
     # Security ------------------------------------------------------------------------------------
@@ -259,55 +282,9 @@ class _DocumentDiffer:
         new_op: dict[str, Any],
         op_ctx: Ctx,
     ) -> list[Change]:
-        old_reqs, _ = _security(self.old_doc, old_op, pointer.join("/paths", old_path, method))
-        new_reqs, new_at = _security(self.new_doc, new_op, pointer.join("/paths", new_path, method))
-        old_anonymous, new_anonymous = _anonymous(old_reqs), _anonymous(new_reqs)
-        where = Ctx(pointer=new_at, via=op_ctx.via)
-        if old_anonymous and not new_anonymous:
-            return [where.change("security-added", f"credentials are now required: {_show_alternatives(new_reqs)}")]
-        if new_anonymous and not old_anonymous:
-            return [where.change("security-removed", "the operation no longer requires credentials")]
-        if old_anonymous and new_anonymous:
-            return []
-        changes: list[Change] = []
-        for requirement in old_reqs:
-            if requirement not in new_reqs:
-                reason = f"authentication with {_show_requirement(requirement)} is no longer accepted"
-                changes.append(where.change("security-alternative-removed", reason))
-        for requirement in new_reqs:
-            if requirement not in old_reqs:
-                reason = f"authentication with {_show_requirement(requirement)} is now accepted"
-                changes.append(where.change("security-alternative-added", reason))
-        return changes
-
-
-_Requirement = frozenset[tuple[str, tuple[str, ...]]]
-
-
-def _security(document: dict[str, Any], operation: dict[str, Any], op_pointer: str) -> tuple[list[_Requirement], str]:
-    """The effective security requirements of an operation, and where they are declared."""
-    if "security" in operation:
-        raw, at = operation.get("security"), op_pointer + "/security"
-    else:
-        raw, at = document.get("security"), "/security"
-    requirements: list[_Requirement] = []
-    for entry in _sequence(raw):
-        if isinstance(entry, dict):
-            requirements.append(frozenset((str(k), tuple(sorted(map(str, _sequence(v))))) for k, v in entry.items()))
-    return requirements, at
-
-
-def _anonymous(requirements: list[_Requirement]) -> bool:
-    return not requirements or any(not r for r in requirements)
-
-
-def _show_requirement(requirement: _Requirement) -> str:
-    parts = [f"{name}[{' '.join(scopes)}]" if scopes else name for name, scopes in sorted(requirement)]
-    return " + ".join(parts) or "no credentials"
-
-
-def _show_alternatives(requirements: list[_Requirement]) -> str:
-    return " or ".join(_show_requirement(r) for r in requirements)
+        old_reqs, _ = security.effective(self.old_doc, old_op, pointer.join("/paths", old_path, method))
+        new_reqs, new_at = security.effective(self.new_doc, new_op, pointer.join("/paths", new_path, method))
+        return security.compare(old_reqs, new_reqs, Ctx(pointer=new_at, via=op_ctx.via))
 
 
 def _mapping(value: Any) -> dict[str, Any]:

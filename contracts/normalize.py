@@ -26,8 +26,6 @@ ANNOTATIONS = frozenset(
         "xml",
         "$comment",
         "discriminator",
-        "contentMediaType",
-        "contentEncoding",
     }
 )
 

@@ -8,8 +8,9 @@ import re
 from contracts import pointer
 from contracts.model import Change, DiffReport
 
-FORMATS = ("text", "markdown", "json")
-_MARKS = {"breaking": "BREAKING", "accepted": "accepted", "non-breaking": "ok"}
+FORMATS = ("text", "markdown", "json", "junit")
+_MARKS = {"breaking": "BREAKING", "warning": "WARNING", "accepted": "accepted", "info": "info"}
+_RANK = {"breaking": 0, "warning": 1, "accepted": 2, "info": 3}
 
 
 def render(report: DiffReport, fmt: str, title: str = "OpenAPI changes") -> str:
@@ -17,6 +18,10 @@ def render(report: DiffReport, fmt: str, title: str = "OpenAPI changes") -> str:
         return render_json(report)
     if fmt == "markdown":
         return render_markdown(report, title)
+    if fmt == "junit":
+        from contracts.junit import render_junit  # a separate concept: CI test-report views
+
+        return render_junit(report, title)
     return render_text(report, title)
 
 
@@ -38,17 +43,16 @@ def _attribution(change: Change) -> str:
 
 
 def _ordered(report: DiffReport) -> list[Change]:
-    rank = {"breaking": 0, "accepted": 1, "non-breaking": 2}
-    return sorted(report.changes, key=lambda c: rank[c.status])  # stable: document order within a rank
+    return sorted(report.changes, key=lambda c: _RANK[c.status])  # stable: document order within a rank
 
 
-def _headline(report: DiffReport) -> str:
+def headline(report: DiffReport) -> str:
     s = report.summary()
-    return f"{s['breaking']} breaking, {s['accepted']} accepted, {s['non_breaking']} non-breaking"
+    return f"{s['breaking']} breaking, {s['warning']} warning, {s['accepted']} accepted, {s['info']} info"
 
 
 def render_text(report: DiffReport, title: str = "OpenAPI changes") -> str:
-    lines = [f"{title}: {_headline(report)}"]
+    lines = [f"{title}: {headline(report)}"]
     if not report.changes:
         lines.append("no API changes")
     for change in _ordered(report):
@@ -56,6 +60,8 @@ def render_text(report: DiffReport, title: str = "OpenAPI changes") -> str:
         lines.append(f"{_MARKS[change.status]:<9} {change.rule}  [{operation_of(change)}]")
         lines.append(f"  {change.reason}")
         lines.append(f"  at  {change.pointer}")
+        if change.policy:
+            lines.append(f"  severity set by policy {change.policy}")
         if change.via:
             lines.append(f"  {_attribution(change)}")
         if change.accepted_reason:
@@ -70,17 +76,22 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(report: DiffReport, title: str = "OpenAPI changes") -> str:
-    verdict = "breaking changes found" if report.failed else "no unaccepted breaking changes"
-    lines = [f"### {title}: {verdict}", "", f"**{_headline(report)}**", ""]
+    if report.failed:
+        verdict = "breaking changes found" if report.breaking else "warnings found (--fail-on warning)"
+    else:
+        verdict = "no unaccepted breaking changes"
+    lines = [f"### {title}: {verdict}", "", f"**{headline(report)}**", ""]
     if report.changes:
-        lines += ["| Status | Rule | Operation | Change | Pointer |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| Severity | Rule | Operation | Change | Pointer |", "| --- | --- | --- | --- | --- |"]
         for change in _ordered(report):
-            status = f"**{change.status}**" if change.failing else change.status
+            status = f"**{change.status}**" if change.fails(report.fail_on) else change.status
             what = change.reason
             if change.via:
                 what += f" ({_attribution(change)})"
             if change.accepted_reason:
                 what += f"; accepted: {change.accepted_reason}"
+            if change.policy:
+                what += f"; severity by policy `{change.policy}`"
             lines.append(
                 f"| {status} | `{change.rule}` | {_cell(operation_of(change))} | {_cell(what)} "
                 f"| `{_cell(change.pointer)}` |"
@@ -96,6 +107,7 @@ def render_markdown(report: DiffReport, title: str = "OpenAPI changes") -> str:
 def render_json(report: DiffReport) -> str:
     payload = {
         "failed": report.failed,
+        "fail_on": report.fail_on,
         "summary": report.summary(),
         "changes": [change.to_json() | {"operation": operation_of(change)} for change in report.changes],
         "notes": report.notes,

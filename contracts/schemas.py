@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts import constraints, normalize
+from contracts import constraints, keywords, normalize, variants
 from contracts.context import Ctx, Direction
 from contracts.model import Change
 from contracts.refs import Resolver
@@ -75,7 +75,7 @@ class SchemaDiffer:
     ) -> list[Change]:
         old = normalize.merge_all_of(old, self.old)
         new = normalize.merge_all_of(new, self.new)
-        if _variants(old) or _variants(new):
+        if variants.variants(old) or variants.variants(new):
             return self._compare_variants(old, new, direction, ctx)
         type_changes = self._compare_types(old, new, direction, ctx)
         if any(c.breaking for c in type_changes):
@@ -85,9 +85,7 @@ class SchemaDiffer:
         changes += constraints.compare_enum(old, new, direction, ctx)
         changes += constraints.compare_constraints(old, new, direction, ctx)
         changes += self._compare_properties(old, new, direction, ctx)
-        for keyword in ("items", "additionalProperties", "contains", "propertyNames"):
-            if isinstance(old.get(keyword), dict) and isinstance(new.get(keyword), dict):
-                changes += self.compare(old[keyword], new[keyword], direction, ctx.child(keyword))
+        changes += keywords.compare_keywords(self, old, new, direction, ctx)
         return changes
 
     @staticmethod
@@ -141,9 +139,9 @@ class SchemaDiffer:
     def _compare_variants(
         self, old: dict[str, Any], new: dict[str, Any], direction: Direction, ctx: Ctx
     ) -> list[Change]:
-        old_keyword, old_list = _variants(old) or ("", [old])
-        new_keyword, new_list = _variants(new) or ("", [new])
-        pairs, removed, added = _match_variants(old_list, new_list, self.old, self.new)
+        old_keyword, old_list = variants.variants(old) or ("", [old])
+        new_keyword, new_list = variants.variants(new) or ("", [new])
+        pairs, removed, added = variants.match(old_list, new_list, self.old, self.new)
         changes: list[Change] = []
         for old_index in removed:
             rule = "request-variant-removed" if direction == "request" else "response-variant-removed"
@@ -152,53 +150,25 @@ class SchemaDiffer:
         for new_index in added:
             rule = "request-variant-added" if direction == "request" else "response-variant-added"
             tokens = (new_keyword, new_index) if new_keyword else ()
-            changes.append(ctx.change(rule, f"new alternative {_describe(new_list[new_index])}", *tokens))
+            reason = f"new alternative {_describe(new_list[new_index])}"
+            overlap = self._overlap(new, new_list, new_index, [n for _, n in pairs]) if direction == "request" else None
+            if overlap is not None:
+                rule = "request-oneof-overlap"
+                reason += f" may match the same payloads as {_describe(new_list[overlap])}: oneOf rejects those"
+            changes.append(ctx.change(rule, reason, *tokens))
         for old_index, new_index in pairs:
             inner = ctx.child(new_keyword, new_index) if new_keyword else ctx
             changes += self.compare(old_list[old_index], new_list[new_index], direction, inner)
         return changes
 
-
-def _variants(node: dict[str, Any]) -> tuple[str, list[Any]] | None:
-    for keyword in ("oneOf", "anyOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list) and branches:
-            return keyword, branches
-    return None
-
-
-def _signature(node: Any, resolver: Resolver) -> str:
-    """How variants are matched across versions when not identical: by ``$ref``, else by type."""
-    ref = normalize.pure_ref(node)
-    if ref is not None:
-        return "ref:" + ref
-    resolved, _ = resolver.deref(node)
-    if not isinstance(resolved, dict):
-        return "other:" + normalize.canonical(resolved)
-    return "type:" + ",".join(sorted(normalize.types(resolved)))
-
-
-def _fingerprint(node: Any, _resolver: Resolver) -> str:
-    return normalize.canonical(node)
-
-
-def _match_variants(
-    old_list: list[Any], new_list: list[Any], old_res: Resolver, new_res: Resolver
-) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Pair old and new alternatives: identical ones first, then same ref or same type, in order."""
-    pairs: list[tuple[int, int]] = []
-    free_old = list(range(len(old_list)))
-    free_new = list(range(len(new_list)))
-    for keyer in (_fingerprint, _signature):
-        for old_index in list(free_old):
-            key = keyer(old_list[old_index], old_res)
-            for new_index in free_new:
-                if keyer(new_list[new_index], new_res) == key:
-                    pairs.append((old_index, new_index))
-                    free_old.remove(old_index)
-                    free_new.remove(new_index)
-                    break
-    return pairs, free_old, free_new
+    def _overlap(self, node: dict[str, Any], branches: list[Any], index: int, kept: list[int]) -> int | None:
+        """The kept ``oneOf`` alternative that new alternative ``index`` may overlap, if any."""
+        if "oneOf" not in node or node.get("discriminator"):
+            return None  # anyOf tolerates overlap; a discriminator picks exactly one branch
+        for other in kept:
+            if not variants.disjoint(branches[index], branches[other], self.new):
+                return other
+        return None
 
 
 def _properties(node: dict[str, Any], direction: Direction, resolver: Resolver) -> tuple[dict[str, Any], set[str]]:

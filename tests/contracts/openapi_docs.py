@@ -106,3 +106,16 @@ def found(old: Doc, new: Doc) -> list[tuple[str, str]]:
     from contracts.diff import diff_documents
 
     return [(change.rule, change.pointer) for change in diff_documents(old, new).changes]
+
+
+def as_30(document: Doc) -> Doc:
+    """The same document declared as OpenAPI 3.0 (for pairs whose syntax is valid in both)."""
+    return {**document, "openapi": "3.0.3"}
+
+
+def rules_at(old: Doc, new: Doc, **policy: Any) -> list[tuple[str, str]]:
+    """Like ``found``, with a ``contracts.policies.Policy`` built from keyword arguments."""
+    from contracts.diff import diff_documents
+    from contracts.policies import Policy
+
+    return [(change.rule, change.pointer) for change in diff_documents(old, new, Policy(**policy)).changes]

@@ -63,7 +63,7 @@ def test_non_breaking_changes_are_never_marked_accepted() -> None:
     entries = parse_allowlist(_toml("*", rule="response-property-added"), "a", yaml_format=False)
     report = apply_allowlist(_report(), entries)
     assert report.accepted == []
-    assert [c.status for c in report.non_breaking] == ["non-breaking"]
+    assert [c.status for c in report.non_breaking] == ["info"]
 
 
 def test_expired_entry_no_longer_applies() -> None:

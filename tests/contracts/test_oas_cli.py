@@ -62,7 +62,7 @@ def test_diff_markdown_and_json_to_a_file(harness_main: Main, tmp_path: Path) ->
     old, new = _breaking_pair(tmp_path)
     md, js = tmp_path / "out" / "report.md", tmp_path / "report.json"
     assert harness_main(["contract", "diff", old, new, "--format", "markdown", "-o", str(md)]) == GATE_FAILED
-    assert "| Status | Rule | Operation | Change | Pointer |" in md.read_text()
+    assert "| Severity | Rule | Operation | Change | Pointer |" in md.read_text()
     assert harness_main(["contract", "diff", old, new, "--format", "json", "-o", str(js)]) == GATE_FAILED
     payload = json.loads(js.read_text())
     assert [(c["rule"], c["pointer"]) for c in payload["changes"]] == [

@@ -27,14 +27,14 @@ def test_markdown_has_a_table_with_breaking_rows_first() -> None:
     text = render(_report(), "markdown", title="Contract")
     lines = text.splitlines()
     assert lines[0] == "### Contract: breaking changes found"
-    assert "**1 breaking, 1 accepted, 1 non-breaking**" in lines
-    header = lines.index("| Status | Rule | Operation | Change | Pointer |")
+    assert "**1 breaking, 0 warning, 1 accepted, 1 info**" in lines
+    header = lines.index("| Severity | Rule | Operation | Change | Pointer |")
     rows = lines[header + 2 :]
     assert rows[0].startswith("| **breaking** | `response-property-removed` | GET /items |")
     assert "via #/components/schemas/Item at /components/schemas/Item/properties/category" in rows[0]
     assert rows[1].startswith("| accepted | `type-changed` |")
     assert "money as string, agreed" in rows[1]
-    assert rows[2].startswith("| non-breaking | `response-property-added` |")
+    assert rows[2].startswith("| info | `response-property-added` |")
 
 
 def test_markdown_without_changes() -> None:
@@ -47,12 +47,21 @@ def test_markdown_without_changes() -> None:
 def test_json_parses_and_carries_every_field() -> None:
     payload = json.loads(render(_report(), "json"))
     assert payload["failed"] is True
-    assert payload["summary"] == {"breaking": 1, "accepted": 1, "non_breaking": 1, "total": 3}
+    assert payload["summary"] == {
+        "breaking": 1,
+        "warning": 0,
+        "info": 1,
+        "accepted": 1,
+        "non_breaking": 1,
+        "total": 3,
+    }
     removed = payload["changes"][0]
     assert removed == {
         "rule": "response-property-removed",
+        "severity": "breaking",
         "status": "breaking",
         "breaking": True,
+        "policy": None,
         "pointer": RESP + "/properties/category",
         "reason": "response field 'category' was removed",
         "via": ["#/components/schemas/Item"],
@@ -64,7 +73,7 @@ def test_json_parses_and_carries_every_field() -> None:
 
 def test_text_names_rule_pointer_and_component() -> None:
     text = render(_report(), "text")
-    assert text.startswith("OpenAPI changes: 1 breaking, 1 accepted, 1 non-breaking\n")
+    assert text.startswith("OpenAPI changes: 1 breaking, 0 warning, 1 accepted, 1 info\n")
     assert "BREAKING  response-property-removed  [GET /items]" in text
     assert f"  at  {RESP}/properties/category" in text
     assert "  via #/components/schemas/Item at /components/schemas/Item/properties/category" in text
