@@ -1,7 +1,9 @@
 """Verdicts and the report of ``harness compare``: head/base ratios judged against the allowed regression.
 
-Each metric's head/base ratio comes with its confidence interval (``reports.stats.ratio_ci`` on the
-per-round values of the two sides, as the gates take them). With ``r`` the allowed regression:
+Each metric's head/base ratio comes with its confidence interval (``reports.stats.ratio_ci``, the exact
+Hodges-Lehmann/Mann-Whitney interval on the per-round values of the two sides, as the gates take them)
+and is judged as a baseline gate judges current/baseline (``reports.gates.baseline_outcome``). With
+``r`` the allowed regression:
 
 * **fail**: the whole interval is beyond it (rps below ``1 - r``, a latency above ``1 + r``);
 * **pass**: the whole interval is within it;
@@ -25,7 +27,7 @@ from typing import Any, Literal
 
 from contracts.model import DiffReport
 from reports import render as report_render
-from reports.gates import Check, Evaluation, GateResult, Outcome
+from reports.gates import Check, Evaluation, GateResult, Outcome, baseline_outcome
 from reports.gatespec import GateSpec
 from reports.metrics import format_value, resolve, round_values
 from reports.stats import DEFAULT_CONFIDENCE, ratio_ci
@@ -35,15 +37,6 @@ COMPARED: tuple[MetricName, ...] = ("rps", "p50", "p95", "p99")
 BASE, HEAD = "base", "head"
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "invalid": "🚫"}
 MAX_SUMMARY_CHANGES = 15
-
-
-def classify(low: float, high: float, limit: float, *, higher_is_better: bool) -> Outcome:
-    """pass / fail / inconclusive of an interval [low, high] of head/base against ``limit``."""
-    if low > high:
-        raise ValueError("interval with low > high")
-    if higher_is_better:
-        return "fail" if high < limit else "pass" if low >= limit else "inconclusive"
-    return "fail" if low > limit else "pass" if high <= limit else "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -95,8 +88,8 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
             out.append(Verdict(name, "inconclusive", limit, base, head,
                                detail="no usable rounds on one side (a round without successful requests)"))
             continue
-        ci = ratio_ci(a, b, confidence=confidence)
-        outcome = classify(ci.low, ci.high, limit, higher_is_better=higher)
+        ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms")
+        outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
         where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
         detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "
                   f"the allowed {'>=' if higher else '<='} {limit:.3g} ({format_value(base, metric.unit)} -> "

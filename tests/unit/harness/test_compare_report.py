@@ -10,7 +10,8 @@ import pytest
 
 from contracts.diff import diff_documents
 from harness import exitcodes
-from harness.compare_report import BASE, HEAD, classify, family_confidence, judge, overall, write_report
+from harness.compare_report import BASE, HEAD, family_confidence, judge, overall, write_report
+from reports.gates import baseline_outcome
 from tests.utils.results_factory import Arm, make_results
 
 
@@ -28,14 +29,10 @@ from tests.utils.results_factory import Arm, make_results
         (0.85, 1.05, True, "inconclusive"),
     ],
 )
-def test_classify(low: float, high: float, higher: bool, expected: str) -> None:
+def test_verdict_of_an_interval(low: float, high: float, higher: bool, expected: str) -> None:
+    """The rule compare's verdicts follow (a baseline gate's, shared)."""
     limit = 0.9 if higher else 1.1
-    assert classify(low, high, limit, higher_is_better=higher) == expected
-
-
-def test_classify_rejects_an_inverted_interval() -> None:
-    with pytest.raises(ValueError, match="low > high"):
-        classify(1.2, 1.1, 1.1, higher_is_better=False)
+    assert baseline_outcome(low, high, limit, higher_is_better=higher) == expected
 
 
 def test_family_confidence_is_bonferroni() -> None:
