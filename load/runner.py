@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import exitcodes
+from harness.progress import RoundStatus, live_line
 from harness.target import Target
 from load import analysis
 from load.experiment import Arm, Experiment, OrderKind, aa_variant, round_order
@@ -281,8 +282,11 @@ class ExperimentRun(contextlib.ExitStack):
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 
-            def live(event: Mapping[str, Any], prefix: str = prefix) -> None:
-                progress(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps")
+            def live(event: Mapping[str, Any], prefix: str = prefix, arm_name: str = arm_name, label: str = label,
+                     step: int = index + 1) -> None:
+                status = RoundStatus(name, arm_name, label, float(event["elapsed"]), float(event["rps"]),
+                                     step, len(schedule))
+                progress(live_line(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps", status))
 
             res = self.drivers[arm.locustfile].run(spec, server_pids=target.pids, on_progress=live)
             doc = round_doc(index, arm_name, warm, started_at, res)
