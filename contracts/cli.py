@@ -73,8 +73,9 @@ def register(subparsers: _Subparsers) -> None:
 
 def _add_export(sub: _Subparsers) -> None:
     parser = sub.add_parser("export", help="write the live OpenAPI document (sorted keys, indent 2)")
-    parser.add_argument("-o", "--output", help="file, or - for stdout (default: the configured contract, "
-                        f"else {DEFAULT_CONTRACT})")
+    parser.add_argument(
+        "-o", "--output", help=f"file, or - for stdout (default: the configured contract, else {DEFAULT_CONTRACT})"
+    )
     add_target_arguments(parser)
     parser.set_defaults(handler=cmd_export)
 
@@ -83,8 +84,11 @@ def _add_check(sub: _Subparsers) -> None:
     parser = sub.add_parser("check", help="fail (exit 1) if the live OpenAPI document differs from the committed one")
     parser.add_argument("--contract", help=f"committed contract (default: the configured one, else {DEFAULT_CONTRACT})")
     parser.add_argument("--update", action="store_true", help="rewrite the committed contract instead of failing")
-    parser.add_argument("--force", action="store_true",
-                        help="with --update: overwrite even a contract that shares no operation with the app")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --update: overwrite even a contract that shares no operation with the app",
+    )
     add_target_arguments(parser)
     parser.set_defaults(handler=cmd_check)
 
@@ -161,7 +165,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise HarnessError(
                 f"refusing to update {contract}: it shares no operation with the live app {target.app} "
                 f"({len(theirs)} operations in the file, {len(ours)} in the app); is it another service's "
-                "contract? Check --app/--contract, or pass --force to overwrite it")
+                "contract? Check --app/--contract, or pass --force to overwrite it"
+            )
     if args.update:
         _write(contract, current_text)
         print(f"updated {contract}: {render.render_text(report, 'changes written')}", end="")

@@ -40,21 +40,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "fuzz",
         help="run schemathesis (every check and phase) against a live service",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--contract", help="the OpenAPI document under test (a file, relative to the cwd)")
     source.add_argument("--schema", metavar="URL", help="the OpenAPI document's URL")
-    parser.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
-                        help="a header sent with every request (repeatable)")
-    parser.add_argument("--config", help="schemathesis.toml to start from (default: the configured one, else "
-                        "every check and phase)")
-    parser.add_argument("--max-time", type=int, default=None, metavar="SECONDS",
-                        help="time budget for the whole run (default: the example budget decides)")
+    parser.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="a header sent with every request (repeatable)",
+    )
+    parser.add_argument(
+        "--config", help="schemathesis.toml to start from (default: the configured one, else every check and phase)"
+    )
+    parser.add_argument(
+        "--max-time",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="time budget for the whole run (default: the example budget decides)",
+    )
     parser.add_argument("--max-examples", type=int, default=None, metavar="N", help="examples per operation")
     parser.add_argument("--seed", type=int, default=None, help="override the configured seed")
-    parser.add_argument("--phases", default="examples,coverage,fuzzing,stateful",
-                        help="comma-separated schemathesis phases (default: all four)")
+    parser.add_argument(
+        "--phases",
+        default="examples,coverage,fuzzing,stateful",
+        help="comma-separated schemathesis phases (default: all four)",
+    )
     parser.add_argument("--junit", help=f"JUnit XML output (default {DEFAULT_JUNIT} under the target's root)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary server directory for debugging")
     add_target_arguments(parser, url=True)
@@ -102,8 +118,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             auth = _auth(target, base_url)
             headers = {**target.fuzz.auth.headers, **auth.pop("headers", {}), **headers}
             run_config = _config_with_auth(Path(config), work / "schemathesis.toml", auth.get("openapi", {}))
-            return _run_schemathesis(args, target, schema or f"{base_url}/openapi.json", base_url, run_config,
-                                     headers, junit)
+            return _run_schemathesis(
+                args, target, schema or f"{base_url}/openapi.json", base_url, run_config, headers, junit
+            )
     finally:
         if args.keep:
             print(f"harness: kept {work}", file=sys.stderr)
@@ -119,8 +136,10 @@ def _serve(target: Target, work: Path, stack: ExitStack) -> str:
 
     appload.check_importable(target)  # exit 2 with the import error in one line
     token = run_token()
-    env = {**expand_env(target.env, workdir=work, token=token),
-           **expand_env(target.fuzz.env, workdir=work, token=token)}
+    env = {
+        **expand_env(target.env, workdir=work, token=token),
+        **expand_env(target.fuzz.env, workdir=work, token=token),
+    }
     for name, overrides in target.fuzz.services.items():
         srv, url_env = service_process(target, name, dict(overrides), work / f"service-{name}.log")
         stack.enter_context(srv)
@@ -140,13 +159,15 @@ def _auth(target: Target, base_url: str) -> dict[str, Any]:
     if auth.command:
         argv = target.command(auth.command, url=base_url)
         try:
-            done = subprocess.run(argv, cwd=target.app_dir, capture_output=True, text=True,  # noqa: S603
-                                  timeout=AUTH_TIMEOUT_S, check=False)
+            done = subprocess.run(  # noqa: S603 - the target's own configured command
+                argv, cwd=target.app_dir, capture_output=True, text=True, timeout=AUTH_TIMEOUT_S, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise exitcodes.HarnessError(f"fuzz auth command failed: {exc}", exitcodes.INVALID_RUN) from exc
         if done.returncode != 0:
-            raise exitcodes.HarnessError(f"fuzz auth command exited {done.returncode}: "
-                                         f"{done.stderr.strip()[-300:]}", exitcodes.INVALID_RUN)
+            raise exitcodes.HarnessError(
+                f"fuzz auth command exited {done.returncode}: {done.stderr.strip()[-300:]}", exitcodes.INVALID_RUN
+            )
         out = (done.stdout.strip().splitlines() or [""])[-1]
         try:
             data = json.loads(out)
@@ -160,8 +181,11 @@ def _auth(target: Target, base_url: str) -> dict[str, Any]:
             resp = client.post(auth.endpoint, data=auth.form, json=auth.json_body)
         token = resp.json().get(auth.token_field) if resp.status_code < 300 else None
         if not token:
-            raise exitcodes.HarnessError(f"fuzz auth: POST {auth.endpoint} answered {resp.status_code} without "
-                                         f"{auth.token_field!r}: {resp.text[:200]}", exitcodes.INVALID_RUN)
+            raise exitcodes.HarnessError(
+                f"fuzz auth: POST {auth.endpoint} answered {resp.status_code} without "
+                f"{auth.token_field!r}: {resp.text[:200]}",
+                exitcodes.INVALID_RUN,
+            )
         return {"headers": {auth.header: f"{auth.scheme} {token}".strip()}}
     return {}
 
@@ -171,20 +195,40 @@ def _config_with_auth(source: Path, target: Path, schemes: dict[str, Any]) -> Pa
     tomllib.loads(source.read_text())  # fail early, with tomllib's message, on a broken config
     extra = "".join(
         f"\n[auth.openapi.{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
-        for name, values in schemes.items())
+        for name, values in schemes.items()
+    )
     target.write_text(source.read_text() + extra)
     return target
 
 
-def _run_schemathesis(args: argparse.Namespace, target: Target, schema: str, base_url: str, config: Path,
-                      headers: dict[str, str], junit: Path) -> int:
+def _run_schemathesis(
+    args: argparse.Namespace,
+    target: Target,
+    schema: str,
+    base_url: str,
+    config: Path,
+    headers: dict[str, str],
+    junit: Path,
+) -> int:
     junit.parent.mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", schema,
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        schema,
         # No --checks on the command line: it would override the config's per-operation settings.
         # The config enables every check ([checks] enabled = true).
-        "--url", base_url, "--phases", args.phases,
-        "--report", "junit", "--report-junit-path", str(junit),
+        "--url",
+        base_url,
+        "--phases",
+        args.phases,
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(junit),
     ]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
@@ -195,14 +239,16 @@ def _run_schemathesis(args: argparse.Namespace, target: Target, schema: str, bas
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
     # The target's root on PYTHONPATH, so that a config's `hooks = "pkg.module"` imports from its checkout.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(target.root),
-                                                                       os.environ.get("PYTHONPATH"))))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(target.root), os.environ.get("PYTHONPATH"))))}
     done = subprocess.run(argv, cwd=target.root, env=env, check=False)  # noqa: S603 - our own argv, no shell
     print(f"harness: schemathesis exited {done.returncode}; JUnit at {junit}", file=sys.stderr)
     if done.returncode == 1 and not args.url:
         port = base_url.rsplit(":", 1)[-1]
-        print(f"harness: the app was served at {base_url} for this run only; `harness serve --port {port}` "
-              "serves it there again to replay the curl commands above", file=sys.stderr)
+        print(
+            f"harness: the app was served at {base_url} for this run only; `harness serve --port {port}` "
+            "serves it there again to replay the curl commands above",
+            file=sys.stderr,
+        )
     if done.returncode == 0:
         return exitcodes.OK
     return exitcodes.GATE_FAILED if done.returncode == 1 else exitcodes.INVALID_RUN
