@@ -189,6 +189,31 @@ class Backend(_Model):
     redis_url_env: str | None = None
 
 
+def parse_fraction(value: object) -> float:
+    """``"10%"``, ``"0.1"`` or ``0.1`` as 0.1 (an allowed regression, a margin)."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"expected a fraction such as 10% or 0.1, not {value!r}") from None
+    if not 0 < number < 1:
+        raise ValueError(f"expected a fraction between 0 and 1 (exclusive), not {value!r}")
+    return number
+
+
+class CompareSpec(_Model):
+    """``harness compare``'s defaults: which experiment (and which of its arms) base and head both run."""
+
+    experiment: str | None = None
+    arm: str | None = None  # default: the experiment's first arm
+    max_regression: float = 0.10
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _fraction(cls, value: object) -> float:
+        return parse_fraction(value)
+
+
 class Target(_Model):
     """The resolved target: every path absolute."""
 
@@ -212,6 +237,7 @@ class Target(_Model):
     backend: Backend = Backend()
     experiments: dict[str, ExperimentSpec] = Field(default_factory=dict)
     matrix: list[str] | None = None  # `harness run`'s experiments (default: all, in order)
+    compare: CompareSpec = CompareSpec()
 
     @field_validator("app")
     @classmethod
@@ -231,6 +257,9 @@ class Target(_Model):
         if soaks:
             raise ValueError(f"matrix names soak experiment(s) {', '.join(soaks)}; a soak runs with "
                              "`harness load run NAME`")
+        chosen = self.compare.experiment
+        if chosen is not None and chosen not in self.experiments:
+            raise ValueError(f"compare.experiment names unknown experiment {chosen!r}")
         return self
 
     def require_app(self) -> str:
