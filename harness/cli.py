@@ -26,6 +26,7 @@ _PARTS: tuple[str, ...] = (
     "reports.cli",
     "harness.mainjob",
     "harness.init",
+    "harness.compare",
 )
 
 

@@ -244,6 +244,10 @@ def _check_inputs(cfg: JobConfig) -> None:
                            f"(matrix: {', '.join(cfg.target.run_matrix())})")
     if len(set(cfg.experiments)) != len(cfg.experiments):
         raise HarnessError("--only: an experiment is named twice")
+    soaks = [e for e in cfg.experiments if known[e].soak is not None]
+    if soaks:
+        raise HarnessError(f"--only: {', '.join(soaks)} is a soak (minutes of one arm, no A/B rounds); run it "
+                           f"with `harness load run {soaks[0]}`")
     if cfg.backend not in ("sqlite", "postgres"):
         raise HarnessError(f"--backend must be sqlite or postgres, not {cfg.backend!r}")
     if cfg.gates is not None:

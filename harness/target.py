@@ -100,6 +100,27 @@ class Plan(_Model):
     min_round_seconds: float | None = Field(default=None, gt=0)
 
 
+class Soak(_Model):
+    """A soak: one arm at a steady offered load for minutes, the server's memory sampled throughout.
+
+    Budgets are the gates (load/soakstats.py); ``metrics`` names Prometheus series of the app (scraped
+    from ``metrics_path``) to record next to what psutil sees, e.g. the DB pool's checked-out count.
+    """
+
+    seconds: float = Field(default=1800.0, gt=0)  # the long plan
+    quick_seconds: float = Field(default=120.0, gt=0)  # --quick
+    warmup_s: float = Field(default=300.0, ge=0)
+    quick_warmup_s: float = Field(default=30.0, ge=0)
+    sample_s: float = Field(default=5.0, gt=0)
+    quick_sample_s: float = Field(default=2.0, gt=0)
+    budget_mb_per_min: float = Field(default=1.0, gt=0)  # gate: the RSS slope's CI upper bound
+    max_growth_percent: float = Field(default=10.0, gt=0)  # gate: RSS growth after the warm-up
+    fd_slack: int = Field(default=16, ge=0)  # gate: descriptors' new high in the 2nd half over the 1st
+    thread_slack: int = Field(default=8, ge=0)
+    metrics_path: str | None = None
+    metrics: dict[str, str] = Field(default_factory=dict)  # reported name -> Prometheus sample name
+
+
 class ExperimentSpec(_Model):
     locustfile: Path
     description: str = ""
@@ -117,6 +138,8 @@ class ExperimentSpec(_Model):
     aa_arm: str | None = None
     #: Companion services to start for this experiment, with env overrides per service.
     services: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: A soak experiment (one arm, memory over time) instead of interleaved A/B rounds.
+    soak: Soak | None = None
 
     @field_validator("arms")
     @classmethod
@@ -125,6 +148,12 @@ class ExperimentSpec(_Model):
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique: {names}")
         return arms
+
+    @model_validator(mode="after")
+    def _soak_has_one_arm(self) -> ExperimentSpec:
+        if self.soak is not None and len(self.arms) != 1:
+            raise ValueError("a soak experiment has exactly one arm (it measures one server over time)")
+        return self
 
 
 class Service(_Model):
@@ -175,6 +204,31 @@ class Backend(_Model):
     redis_url_env: str | None = None
 
 
+def parse_fraction(value: object) -> float:
+    """``"10%"``, ``"0.1"`` or ``0.1`` as 0.1 (an allowed regression, a margin)."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"expected a fraction such as 10% or 0.1, not {value!r}") from None
+    if not 0 < number < 1:
+        raise ValueError(f"expected a fraction between 0 and 1 (exclusive), not {value!r}")
+    return number
+
+
+class CompareSpec(_Model):
+    """``harness compare``'s defaults: which experiment (and which of its arms) base and head both run."""
+
+    experiment: str | None = None
+    arm: str | None = None  # default: the experiment's first arm
+    max_regression: float = 0.10
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _fraction(cls, value: object) -> float:
+        return parse_fraction(value)
+
+
 class Target(_Model):
     """The resolved target: every path absolute."""
 
@@ -199,6 +253,7 @@ class Target(_Model):
     backend: Backend = Backend()
     experiments: dict[str, ExperimentSpec] = Field(default_factory=dict)
     matrix: list[str] | None = None  # `harness run`'s experiments (default: all, in order)
+    compare: CompareSpec = CompareSpec()
 
     @field_validator("app")
     @classmethod
@@ -214,6 +269,13 @@ class Target(_Model):
         unknown = [m for m in self.matrix or () if m not in self.experiments]
         if unknown:
             raise ValueError(f"matrix names unknown experiment(s) {', '.join(unknown)}")
+        soaks = [m for m in self.matrix or () if self.experiments[m].soak is not None]
+        if soaks:
+            raise ValueError(f"matrix names soak experiment(s) {', '.join(soaks)}; a soak runs with "
+                             "`harness load run NAME`")
+        chosen = self.compare.experiment
+        if chosen is not None and chosen not in self.experiments:
+            raise ValueError(f"compare.experiment names unknown experiment {chosen!r}")
         named = [*(self.serve.processes or ()),
                  *(p for exp in self.experiments.values() for arm in exp.arms for p in arm.processes)]
         missing = sorted({p for p in named if p not in self.processes})
@@ -229,7 +291,10 @@ class Target(_Model):
         return self.app
 
     def run_matrix(self) -> list[str]:
-        return list(self.matrix if self.matrix is not None else self.experiments)
+        """`harness run`'s experiments: the configured matrix, else every A/B experiment (soaks run alone)."""
+        if self.matrix is not None:
+            return list(self.matrix)
+        return [name for name, exp in self.experiments.items() if exp.soak is None]
 
     def command(self, template: str, **values: str) -> list[str]:
         """A configured command line as argv, placeholders filled (``{python}`` always)."""

@@ -52,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--server", choices=("uvicorn", "gunicorn", "command"), default=None,
                      help="server for arms that don't pin one (default: the configured serve.kind)")
     run.add_argument("--workers", type=int, default=2, help="gunicorn workers for arms that don't pin them")
+    run.add_argument("--duration", type=float, metavar="SECONDS",
+                     help="soak experiments: seconds of load (default: the soak's plan, quick or long)")
+    run.add_argument("--sample-every", type=float, metavar="SECONDS",
+                     help="soak experiments: seconds between memory samples (default: the soak's plan)")
     run.add_argument("-o", "--output", type=Path, help="output directory (default reports/runs/<run-id>/<name>/)")
     add_verbosity(run, verbose_help="on a terminal, also print the live rps line every second")
     add_target_arguments(run)
@@ -113,11 +117,27 @@ def _run(args: argparse.Namespace) -> int:
                                      "(see `harness load run --help`)")
     if any(a.url is None for a in exp.arms):
         appload.check_importable(target)  # exit 2 with the import error, before any server starts
+    if exp.soak is None and (args.duration is not None or args.sample_every is not None):
+        raise exitcodes.HarnessError("--duration and --sample-every go with a soak experiment")
+    for flag in ("duration", "sample_every"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise exitcodes.HarnessError(f"--{flag.replace('_', '-')} must be > 0")
     opts = RunOptions(quick=args.quick, aa=args.aa, users=args.users, round_seconds=args.round_seconds,
                       rounds=args.rounds, warmup=args.warmup, processes=args.processes, seed=args.seed,
                       backend=args.backend, database_url=args.database_url, redis_url=args.redis_url,
                       server=args.server, workers=args.workers,
                       output=cwd_path(args.output) if args.output else None, order=args.order)
+    if exp.soak is not None:
+        if args.aa or args.rounds or args.round_seconds:
+            raise exitcodes.HarnessError("--aa, --rounds and --round-seconds are for A/B experiments; a soak "
+                                         "takes --duration, --warmup and --sample-every")
+        from load.soak import exit_code, print_soak, run_soak
+
+        soak_doc = run_soak(exp, target, opts, duration=args.duration, sample_s=args.sample_every,
+                            progress=lambda line: print(line, flush=True))
+        print_soak(soak_doc)
+        return exit_code(soak_doc)
     reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,
                         estimate_s=estimate_seconds(exp, opts), timestamps=False)
     with reporter:

@@ -50,6 +50,7 @@ PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 OPTION_PREFIX = "HARNESS_"
 DEFAULT_REPORT_INTERVAL_S = 0.25  # workers' stats reports; users_ready reaches the master only with them
 from load import counters  # noqa: E402 - after locust's monkey-patching; registers the counter listeners
+from load.soakstats import window_percentile  # noqa: E402
 STOP_POLL_INTERVAL_S = 0.05
 logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as Locust does
 
@@ -221,12 +222,16 @@ class Driver:
         counters.reset_counters()
         t0 = time.monotonic()
         last_n, last_t = 0, t0
+        last_times: dict[int, int] = {}
         while (now := time.monotonic()) - t0 < seconds:
             gevent.sleep(min(1.0, max(0.01, seconds - (now - t0))))
             now = time.monotonic()
-            n = self.env.stats.total.num_requests
-            emit("progress", elapsed=now - t0, rps=(n - last_n) / max(now - last_t, 1e-6), requests=n)
-            last_n, last_t = n, now
+            total = self.env.stats.total
+            n = total.num_requests
+            times = dict(total.response_times)
+            emit("progress", elapsed=now - t0, rps=(n - last_n) / max(now - last_t, 1e-6), requests=n,
+                 p95_ms=window_percentile(last_times, times, 0.95), failures=int(total.num_failures))
+            last_n, last_t, last_times = n, now, times
         duration = time.monotonic() - t0
         result = snapshot(self.env, duration)
         emit("measure_end")

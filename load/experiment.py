@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import exitcodes
-from harness.target import ExperimentSpec, Target
+from harness.target import ExperimentSpec, Soak, Target
 
 OrderKind = Literal["abba", "random"]
 
@@ -60,6 +60,7 @@ class Experiment:
     #: on this hardware, or the generator saturates before the server (NOTES-performance.md).
     generator_processes: int = 1
     plan: Mapping[str, float | int] = field(default_factory=dict)  # rounds / round_seconds / warmup
+    soak: Soak | None = None  # a soak (load.soak) instead of interleaved rounds
 
 
 def option_env(options: Mapping[str, str]) -> dict[str, str]:
@@ -79,7 +80,8 @@ def from_spec(name: str, spec: ExperimentSpec) -> Experiment:
     return Experiment(name, spec.description, arms, users=spec.users, setup=spec.setup, aa_arm=spec.aa_arm,
                       per_user_rps=spec.per_user_rps, app_env=dict(spec.env), checks=tuple(spec.checks),
                       services={k: dict(v) for k, v in spec.services.items()},
-                      generator_processes=spec.processes, plan=spec.plan.model_dump(exclude_none=True))
+                      generator_processes=spec.processes, plan=spec.plan.model_dump(exclude_none=True),
+                      soak=spec.soak)
 
 
 def from_target(target: Target) -> dict[str, Experiment]:

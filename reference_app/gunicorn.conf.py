@@ -17,6 +17,10 @@ worker_class = "uvicorn_worker.UvicornWorker"
 graceful_timeout = int(os.environ.get("REFAPP_GRACEFUL_TIMEOUT", "20"))
 timeout = 60
 keepalive = 5
+# A safety net, not the fix (docs/load.md, "Memory under sustained load"): each worker is replaced after
+# about this many requests, the jitter keeping workers from restarting all at once. 0 turns it off.
+max_requests = int(os.environ.get("REFAPP_MAX_REQUESTS", "20000"))
+max_requests_jitter = int(os.environ.get("REFAPP_MAX_REQUESTS_JITTER", "2000"))
 accesslog = None  # the app writes its own structured access log
 errorlog = "-"
 loglevel = os.environ.get("REFAPP_LOG_LEVEL", "info").lower()

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from reference_app import __version__
-from reference_app.api import health, metrics
+from reference_app.api import debug, health, metrics
 from reference_app.api.v1 import api_keys, auth, files, items, jobs, lab, quotes, users, ws
 from reference_app.api.v2 import items as items_v2
 from reference_app.core.cache import Cache, MemoryCache, RedisCache
@@ -70,7 +70,7 @@ def _build_cache(settings: Settings) -> Cache:
             socket_connect_timeout=settings.redis_timeout_s,
         )
         return RedisCache(client)
-    return MemoryCache(settings.cache_max_entries)
+    return MemoryCache(settings.cache_max_entries, settings.cache_max_bytes)
 
 
 @asynccontextmanager
@@ -80,9 +80,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = build_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+    if app.state.metrics is not None:
+        app.state.metrics.watch_pool(engine)
     app.state.cache = _build_cache(settings)
     app.state.limiter = RateLimiter(settings)
-    app.state.hub = Hub()
+    app.state.hub = Hub(settings.ws_max_subscribers)
     provider = getattr(app.state, "tracer_provider", None)
     if provider is not None:
         instrument_backends(settings, engine, provider)
@@ -150,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     declare_oauth2_flows(app)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+    if settings.debug_memory:
+        debug.start(app.state)
+        app.include_router(debug.router)
 
     # Added innermost first. The size cap sits closest to the app; CORS outermost so preflights are cheap.
     app.add_middleware(

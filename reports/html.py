@@ -119,10 +119,11 @@ def _comparison_rows(docs: Sequence[Json]) -> list[list[object]]:
                     _e(f"{c['metric']}: {c['numerator']} / {c['denominator']}"),
                     _e(doc["profile"]),
                     badge(outcome),
-                    f"{c['estimate']:.4g}",
-                    _e(_ci_text(c["low"], c["high"])),
+                    *(["", ""] if outcome == "invalid" else
+                      [f"{c['estimate']:.4g}", _e(_ci_text(c["low"], c["high"]))]),
                     "",
-                    _e(f"{c['verdict']} ({c['confidence']:.1%} CI; {detectable(c)})"),
+                    _e(c["verdict"] if outcome == "invalid" else
+                       f"{c['verdict']} ({c['confidence']:.1%} CI; {detectable(c)})"),
                 ]
             )
     return rows

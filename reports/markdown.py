@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from reports.metrics import detectable
 from reports.model import ReportData
+from reports.results import Json
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️", "invalid": "🚫", "no gates": ""}
 MAX_DETAIL = 160
@@ -51,8 +52,8 @@ def render(data: ReportData) -> str:
                     p,
                     c["metric"],
                     f"{c['numerator']} / {c['denominator']}",
-                    f"{c['estimate']:.3g}",
-                    f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.1%})",
+                    *(["-", "-"] if _invalid(c) else
+                       [f"{c['estimate']:.3g}", f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.1%})"]),
                     detectable(c),
                     c["verdict"],
                 ]
@@ -76,3 +77,8 @@ def render(data: ReportData) -> str:
         lines += ["", "Also: " + "; ".join(extra) + "."]
     lines += ["", "Full report with plots: `index.html` (artifact)."]
     return "\n".join(lines) + "\n"
+
+
+def _invalid(comparison: Json) -> bool:
+    """An invalid comparison has no estimate to show (its numbers are placeholders, not zeros)."""
+    return str(comparison["verdict"]).startswith("invalid")

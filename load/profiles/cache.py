@@ -5,14 +5,20 @@ shares that token, then reads random ids from the seeded set (``HARNESS_ITEM_IDS
 arms, the same seeded sequence per user). The cached arm checks every body against the database's
 answer, fetched once per id per process before measurement; differences are counted in
 ``cache_mismatches`` (a stale or wrong cache is a correctness failure, not a latency).
+
+``HARNESS_PER_USER_RPS`` > 0 paces every user (``constant_throughput``): a fixed offered load below
+capacity, where latency shows what a request costs rather than how long the queue is (the
+``item_read`` experiment that ``harness compare`` runs). Unset or 0: closed loop, no think time.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import gevent
 from gevent.lock import Semaphore
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from load.profiles import _common as c
 
@@ -26,6 +32,7 @@ _VOLATILE: tuple[str, ...] = ()
 def _args(parser, **_):  # type: ignore[no-untyped-def]
     c.add_options(parser, {
         "arm": ("cached", "cached|uncached"),
+        "per_user_rps": ("0", "requests per second each user offers (0: no pacing)"),
         **c.SEEDED_OPTIONS,
         **c.SEED_OPTION,
     })
@@ -38,10 +45,12 @@ def _comparable(body: Any) -> Any:
 
 
 class CacheUser(FastHttpUser):
-    wait_time = constant(0)
-
     def on_start(self) -> None:
         env = self.environment
+        rate = float(c.option(env, "per_user_rps", "0") or 0)
+        self._pace = constant_throughput(rate) if rate > 0 else constant(0)
+        if rate > 0:  # users spawned together would pace in step: spread their phases
+            gevent.sleep(random.uniform(0.0, 1.0 / rate))
         self.arm = c.option(env, "arm", "cached")
         if self.arm not in ("cached", "uncached"):
             raise ValueError(f"arm must be cached or uncached, not {self.arm!r}")
@@ -53,6 +62,9 @@ class CacheUser(FastHttpUser):
         self.rng = c.user_rng(env)
         if self.arm == "cached":
             self._load_reference()
+
+    def wait_time(self) -> float:
+        return float(self._pace(self))
 
     def _load_reference(self) -> None:
         with _REFERENCE_LOCK:  # the first user of the process fetches, the others wait

@@ -28,13 +28,26 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """LRU with per-entry expiry; single event loop, so no locking is needed."""
+    """LRU with per-entry expiry; single event loop, so no locking is needed.
+
+    Bounded twice: by entries and by the bytes of the values (a few large values must not grow the
+    process either). Past either bound the least recently used entries go.
+    """
 
     backend = "memory"
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 2**20) -> None:
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     async def get(self, key: str) -> bytes | None:
         entry = self._data.get(key)
@@ -42,25 +55,36 @@ class MemoryCache:
             return None
         expires, value = entry
         if expires <= time.monotonic():
-            self._data.pop(key, None)
+            self._drop(key)
             return None
         self._data.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
+        if len(value) > self._max_bytes:
+            self._drop(key)  # never cached, and no older copy may outlive the write
+            return
+        self._drop(key)
         self._data[key] = (time.monotonic() + ttl_s, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self._max:
-            self._data.popitem(last=False)
+        self._bytes += len(value)
+        while len(self._data) > self._max or self._bytes > self._max_bytes:
+            _, (_, evicted) = self._data.popitem(last=False)
+            self._bytes -= len(evicted)
+
+    def _drop(self, key: str) -> None:
+        entry = self._data.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[1])
 
     async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        self._drop(key)
 
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._data.clear()
+        self._bytes = 0
 
 
 class RedisCache:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     jobs_visibility_timeout_s: int = Field(default=3600, ge=1, le=86_400)
     # Simulated work per job (ms of asyncio.sleep while running): long jobs for experiments and fault tests.
     jobs_work_ms: int = Field(default=0, ge=0, le=600_000)
+    # Finished jobs kept per owner (older ones pruned on create); the jobs experiment checks every job it made.
+    jobs_keep_finished: int = Field(default=100, ge=1, le=10_000_000)
 
     # Auth.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -85,10 +87,14 @@ class Settings(BaseSettings):
     # Cache.
     cache_ttl_s: int = Field(default=60, ge=1, le=86_400)
     cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    # In-memory cache only: total bytes of cached values; least recently used evicted past it.
+    cache_max_bytes: int = Field(default=64 * 1_048_576, ge=1024, le=1 << 40)
 
     # Rate limiting (the `limits` library's notation, e.g. "5/minute").
     rate_limit_enabled: bool = True
     rate_limit_fail_open: bool = True
+    # In-memory limiter only: distinct keys (clients) remembered at once; least recently hit evicted past it.
+    rate_limit_max_keys: int = Field(default=100_000, ge=10, le=10_000_000)
     default_limit: str = "600/minute"
     login_limit: str = "10/minute"
     signup_limit: str = "20/hour"
@@ -108,6 +114,8 @@ class Settings(BaseSettings):
     gzip_min_size: int = Field(default=1024, ge=0)
     max_json_bytes: int = Field(default=1_048_576, ge=1024)
     threadpool_size: int = Field(default=40, ge=1, le=1000)
+    # Websocket subscribers per process; one more is closed with 1013 (try again later).
+    ws_max_subscribers: int = Field(default=1000, ge=1, le=1_000_000)
 
     # Files.
     storage_dir: str = "./var/files"
@@ -124,6 +132,8 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     otel_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     metrics_enabled: bool = True
+    # GET /debug/memory (tracemalloc snapshot diffs, reference_app/api/debug.py). Never on by default.
+    debug_memory: bool = False
 
     # Outbound calls to the pricing downstream (docs/downstream.md). Unset URL: quotes answer 503.
     pricing_url: str | None = None
@@ -223,6 +233,8 @@ class Settings(BaseSettings):
             )
         if self.debug:
             raise UnsafeSettingsError("REFAPP_DEBUG must be off in prod")
+        if self.debug_memory:
+            raise UnsafeSettingsError("REFAPP_DEBUG_MEMORY must be off in prod")
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,53 @@ from reference_app.core.errors import ServiceUnavailable, TooManyRequests
 log = logging.getLogger("refapp.ratelimit")
 
 
+class BoundedMemoryStorage(MemoryStorage):
+    """``limits``' in-process storage with a cap on the number of keys it remembers.
+
+    Upstream expires a key's entries once its window has passed, but nothing bounds how many keys
+    live at once: every distinct client address within a window adds one. Past ``max_keys`` the
+    least recently hit keys are forgotten (down to 90% of the cap, so eviction runs once per
+    tenth of the cap rather than on every hit). A forgotten client starts a fresh window: under a
+    flood of distinct clients the limiter errs towards letting a request through, never towards
+    refusing one it should not, and memory stays bounded.
+    """
+
+    def __init__(self, max_keys: int) -> None:
+        super().__init__()
+        self.max_keys = max_keys
+
+    def key_count(self) -> int:
+        return len(self.events.keys() | self.storage.keys())
+
+    def _evict(self) -> None:
+        if len(self.events) + len(self.storage) <= self.max_keys:
+            return
+        keep = int(self.max_keys * 0.9)
+
+        def last_hit(key: str) -> float:
+            entries = self.events.get(key)
+            # Moving-window entries are newest first; counters only know their expiry.
+            return entries[0].atime if entries else self.expirations.get(key, 0.0)
+
+        keys = sorted(self.events.keys() | self.storage.keys(), key=last_hit)
+        for key in keys[: max(0, len(keys) - keep)]:
+            self.events.pop(key, None)
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            if key in self.locks and not self.locks[key].locked():
+                del self.locks[key]
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        acquired = await super().acquire_entry(key, limit, expiry, amount)
+        self._evict()
+        return acquired
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        value = await super().incr(key, expiry, amount)
+        self._evict()
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class LimitState:
     limit: int
@@ -66,7 +113,7 @@ class RateLimiter:
             self.storage = storage
             self.backend = "redis"
         else:
-            self.storage = MemoryStorage()
+            self.storage = BoundedMemoryStorage(settings.rate_limit_max_keys)
             self.backend = "memory"
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.limits: dict[str, RateLimitItem] = {name: parse(getattr(settings, name)) for name in LIMIT_SETTINGS}

@@ -46,6 +46,14 @@ class Metrics:
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.jobs = Counter("background_jobs_total", "Background jobs by outcome.", ["outcome"], registry=self.registry)
+        self.db_pool = Gauge("db_pool_checked_out", "Database connections checked out of the pool.",
+                             registry=self.registry)
+
+    def watch_pool(self, engine: AsyncEngine) -> None:
+        """Read the pool's checked-out count at scrape time (a soak plots it next to memory)."""
+        checkedout = getattr(engine.sync_engine.pool, "checkedout", None)  # StaticPool has none
+        if callable(checkedout):
+            self.db_pool.set_function(lambda: float(checkedout()))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         # The labelled children are looked up once per (method, route, status): ``labels()`` takes a

@@ -2,6 +2,9 @@
 
 The request's session is closed by the time a ``BackgroundTasks`` callable runs, so the runner
 takes the app's sessionmaker and opens (and closes) its own.
+
+The job registry is bounded per owner: creating a job forgets the owner's oldest *finished* jobs
+past ``MAX_FINISHED_PER_OWNER`` (pending and running ones are never dropped under their runner).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reference_app.core.context import request_id_var
@@ -24,10 +27,21 @@ from reference_app.schemas.jobs import ItemReport, JobKind
 log = logging.getLogger("refapp.jobs")
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_FINISHED_PER_OWNER = 100
+FINISHED = (JobStatus.DONE.value, JobStatus.FAILED.value)
 CENTS = Decimal("0.01")
 
 
-async def create_job(session: AsyncSession, owner: User, kind: JobKind) -> Job:
+async def prune_finished(session: AsyncSession, owner_id: int, keep: int = MAX_FINISHED_PER_OWNER) -> None:
+    """Delete the owner's finished jobs beyond the ``keep`` most recent."""
+    stale = (select(Job.id).where(Job.owner_id == owner_id, Job.status.in_(FINISHED))
+             .order_by(Job.created_at.desc(), Job.id.desc()).offset(keep))
+    await session.execute(delete(Job).where(Job.id.in_(stale)))
+
+
+async def create_job(session: AsyncSession, owner: User, kind: JobKind, *,
+                     keep_finished: int = MAX_FINISHED_PER_OWNER) -> Job:
+    await prune_finished(session, owner.id, keep_finished)
     job = Job(owner_id=owner.id, kind=kind, status=JobStatus.PENDING.value)
     session.add(job)
     await session.flush()  # assigns the id the audit row refers to
@@ -60,7 +74,6 @@ async def item_report(session: AsyncSession, owner_id: int) -> ItemReport:
     return ItemReport(count=count, total_value=f"{total_value:.2f}", by_category=by_category)
 
 
-FINISHED = (JobStatus.DONE.value, JobStatus.FAILED.value)
 
 
 async def completions(session: AsyncSession, job_id: str) -> int:

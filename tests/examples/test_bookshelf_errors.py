@@ -168,3 +168,12 @@ def test_app_that_cannot_be_imported_other_commands(harness: Harness, command: t
     assert done.returncode == 2, done.explain()
     assert len(_error_lines(done.stderr, "No module named 'bookshelf.nope'")) == 1, done.explain()
     assert "Traceback" not in done.output
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: fuzz --url reports a dead service as a contract failure (1)")
+def test_fuzz_url_that_does_not_answer(harness: Harness, dead_url: str) -> None:
+    """A service that is down is a set-up failure (exit 3), not a contract failure found (exit 1)."""
+    assert harness("contract", "export", "--app", APP, "-o", "openapi.json").returncode == 0
+    done = harness("contract", "fuzz", "--url", dead_url, "--contract", "openapi.json", "--max-examples", "1")
+    assert done.returncode == 3, done.explain()
+    assert dead_url in done.stderr, done.explain()

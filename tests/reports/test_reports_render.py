@@ -177,3 +177,22 @@ def test_bad_extra_input_exits_2(
     assert main(["report", str(io_results_path), "-o", str(tmp_path / "r"), "--bench", str(bogus)]) == 2
     assert "not a pytest-benchmark JSON file" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # inputs are validated before anything is written
+
+
+def test_an_invalid_comparison_shows_no_numbers(write_json: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    """Its estimate and CI are placeholders (zeros), so printing them would read as a measured ratio of 0."""
+    doc = make_results({"a": Arm(), "b": Arm()}, profile="io")
+    doc["comparisons"].append({
+        "metric": "p99_ms", "numerator": "a", "denominator": "b", "estimate": 0.0, "low": 0.0, "high": 0.0,
+        "confidence": 0.95, "verdict": "invalid: not enough data (no round with 1000+ requests)",
+    })
+    out = tmp_path / "r"
+    main(["report", str(write_json("io.json", doc)), "-o", str(out)])
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    row = next(line for line in summary.splitlines() if "| p99_ms |" in line)
+    assert "[0, 0]" not in row, row
+    assert "| 0 |" not in row, row
+    assert "not enough data" in row
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "[0, 0]" not in html
+    assert "p99_ms: a / b" in html

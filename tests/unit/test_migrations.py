@@ -122,19 +122,23 @@ class FakeServer:
 
 
 def test_gunicorn_conf_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("REFAPP_BIND", "REFAPP_WORKERS", "REFAPP_GRACEFUL_TIMEOUT", "REFAPP_LOG_LEVEL"):
+    for name in ("REFAPP_BIND", "REFAPP_WORKERS", "REFAPP_GRACEFUL_TIMEOUT", "REFAPP_LOG_LEVEL",
+                 "REFAPP_MAX_REQUESTS", "REFAPP_MAX_REQUESTS_JITTER"):
         monkeypatch.delenv(name, raising=False)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
     assert (conf["bind"], conf["workers"], conf["graceful_timeout"]) == ("127.0.0.1:8000", 2, 20)
+    # Workers recycled with jitter (a safety net against slow growth; docs/load.md).
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (20000, 2000)
     assert conf["wsgi_app"] == "reference_app.main:create_app()"
 
 
 def test_gunicorn_conf_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFAPP_BIND", "0.0.0.0:9000")
     monkeypatch.setenv("REFAPP_WORKERS", "4")
+    monkeypatch.setenv("REFAPP_MAX_REQUESTS", "0")
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert (conf["bind"], conf["workers"]) == ("0.0.0.0:9000", 4)
+    assert (conf["bind"], conf["workers"], conf["max_requests"]) == ("0.0.0.0:9000", 4, 0)
 
 
 @pytest.mark.parametrize(("flag", "expected_calls"), [("true", 1), ("false", 0)])

@@ -26,7 +26,8 @@ async def create_job(
     user: CurrentUser, session: SessionDep,
 ) -> JobAccepted:
     """Start a job; poll the `Location` until its status is `done` or `failed`."""
-    job = await service.create_job(session, user, body.kind)
+    job = await service.create_job(session, user, body.kind,
+                                   keep_finished=request.app.state.settings.jobs_keep_finished)
     metrics: Metrics | None = request.app.state.metrics
     if metrics is not None:
         metrics.jobs.labels("accepted").inc()

@@ -25,7 +25,7 @@ from reference_app.core.security import InvalidToken, TokenService
 from reference_app.core.telemetry import Metrics
 from reference_app.models import Item, User
 from reference_app.schemas.common import MAX_DB_ID
-from reference_app.services.pubsub import Hub
+from reference_app.services.pubsub import Hub, HubFull
 
 router = APIRouter(prefix="/ws", tags=["items"])
 log = logging.getLogger("refapp.ws")
@@ -108,7 +108,11 @@ async def item_updates(websocket: WebSocket, item_id: int, token: str | None = N
     hub: Hub = websocket.app.state.hub
     metrics: Metrics | None = websocket.app.state.metrics
     topic = f"item:{item_id}"
-    queue = hub.subscribe(topic)
+    try:
+        queue = hub.subscribe(topic)
+    except HubFull:
+        await websocket.close(code=status.WS_1013_TRY_AGAIN_LATER, reason="too many subscribers")
+        return
     if metrics is not None:
         metrics.ws_connections.inc()
     lock = anyio.Lock()

@@ -153,3 +153,31 @@ async def test_redis_failed_invalidation_is_logged_as_error() -> None:
     (record,) = records
     assert record.levelno == logging.ERROR
     assert record.key == "refapp:test:item:1"  # type: ignore[attr-defined]
+
+
+async def test_memory_cache_entries_and_bytes_stay_bounded() -> None:
+    from tests.utils.memory import assert_plateau, traced_after_each
+
+    cache = MemoryCache(max_entries=500, max_bytes=10**9)
+
+    async def fill(r: int) -> None:
+        for i in range(1500):  # 3x the bound, new keys every round
+            await cache.set(f"k{r}-{i}", b"x" * 200, 60)
+        assert len(cache) == 500
+
+    assert_plateau(await traced_after_each(fill))
+    assert await cache.get("k2-1499") is not None  # LRU order
+    assert await cache.get("k2-0") is None
+
+    by_bytes = MemoryCache(max_entries=10**6, max_bytes=10_000)
+    for i in range(100):
+        await by_bytes.set(f"b{i}", b"y" * 1000, 60)
+        assert by_bytes.size_bytes <= 10_000
+    assert len(by_bytes) == 10
+    await by_bytes.set("b99", b"z" * 10, 60)  # replacing a value accounts for the old one
+    assert by_bytes.size_bytes == 9 * 1000 + 10
+    await by_bytes.set("huge", b"h" * 20_000, 60)  # larger than the whole cache: never stored
+    assert await by_bytes.get("huge") is None
+    assert by_bytes.size_bytes == 9010
+    await by_bytes.delete("b99")
+    assert by_bytes.size_bytes == 9000

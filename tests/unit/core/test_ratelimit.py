@@ -265,3 +265,33 @@ def test_limits_are_parsed_from_settings(make_settings: Callable[..., Any]) -> N
     assert (limiter.limits["lab_limit"].amount, limiter.limits["lab_limit"].get_expiry()) == (5, 1)
     assert (limiter.limits["login_limit"].amount, limiter.limits["login_limit"].get_expiry()) == (7, 3600)
     assert limiter.backend == "memory"
+
+
+async def test_memory_limiter_forgets_least_recently_hit_keys_past_its_bound() -> None:
+    from reference_app.core.ratelimit import BoundedMemoryStorage
+    from tests.utils.memory import assert_plateau, traced_after_each
+
+    storage = BoundedMemoryStorage(max_keys=1000)
+    strategy = MovingWindowRateLimiter(storage)
+    limit = parse("5/minute")
+
+    async def fill(r: int) -> None:
+        for i in range(3000):  # 3x the bound, distinct clients every round
+            assert await strategy.hit(limit, "refapp", "lab", f"ip:{r}.{i}")
+            assert storage.key_count() <= 1000
+
+    assert_plateau(await traced_after_each(fill))
+    # The most recent clients are still counted; the first ones were forgotten.
+    assert (await strategy.get_window_stats(limit, "refapp", "lab", "ip:2.2999")).remaining == 4
+    assert (await strategy.get_window_stats(limit, "refapp", "lab", "ip:0.0")).remaining == 5
+    if storage.timer is not None:
+        storage.timer.cancel()
+
+
+def test_memory_limiter_uses_the_bounded_storage() -> None:
+    from reference_app.core.config import Settings
+    from reference_app.core.ratelimit import BoundedMemoryStorage
+
+    limiter = RateLimiter(Settings(rate_limit_max_keys=123))
+    assert isinstance(limiter.storage, BoundedMemoryStorage)
+    assert limiter.storage.max_keys == 123

@@ -319,7 +319,7 @@ def test_invalid_beats_failed(job: Any) -> None:
     assert mainjob.worst(0, 0) == 0
 
 
-@pytest.mark.parametrize("args", [("--only", "io,nope"), ("--only", ","), ("--only", "io,io"),
+@pytest.mark.parametrize("args", [("--only", "io,nope"), ("--only", ","), ("--only", "io,io"), ("--only", "io,soak"),
                                   ("--gates", "/nonexistent/gates.toml"), ("--baseline", "/nonexistent/b.json")])
 def test_bad_input_is_exit_2_before_any_load(job: Any, args: tuple[str, ...],
                                             capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,11 @@ def test_list_prints_experiments(capsys: pytest.CaptureFixture[str]) -> None:
     ["load", "run", "io", "--users", "0"],
     ["load", "run", "io", "--round-seconds", "0"],
     ["load", "run", "io", "--warmup", "-1"],
+    ["load", "run", "io", "--duration", "60"],  # a soak's flag on an A/B experiment
+    ["load", "run", "soak", "--duration", "0"],
+    ["load", "run", "soak", "--sample-every", "-1"],
+    ["load", "run", "soak", "--rounds", "3"],
+    ["load", "run", "soak", "--quick", "--warmup", "500"],  # warm-up longer than the quick soak
 ])
 def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == exitcodes.USAGE

@@ -65,3 +65,46 @@ async def test_concurrent_claim_of_the_same_key_is_409(
         s.scalar = nothing_yet  # type: ignore[method-assign]  # this session lost the race to the lookup
         with pytest.raises(Conflict, match="in progress"):
             await idempotency.claim(s, user.id, "race", "h")
+
+
+async def _count(maker: object, user_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from reference_app.models import IdempotencyRecord
+
+    async with maker() as s:  # type: ignore[operator]
+        return int(await s.scalar(select(func.count()).select_from(IdempotencyRecord)
+                                  .where(IdempotencyRecord.user_id == user_id)) or 0)
+
+
+async def test_records_per_user_are_bounded_oldest_first(app: FastAPI, client: httpx.AsyncClient,
+                                                         user: UserHandle) -> None:
+    maker = app.state.sessionmaker
+    for i in range(25):  # 2.5 x the bound
+        async with maker() as s:
+            assert await idempotency.claim(s, user.id, f"k{i}", "h", max_records=10) is None
+        assert await _count(maker, user.id) <= 10
+    assert await _count(maker, user.id) == 10
+    async with maker() as s:  # the newest key is still remembered ...
+        with pytest.raises(Conflict):
+            await idempotency.claim(s, user.id, "k24", "h", max_records=10)
+    async with maker() as s:  # ... the oldest was forgotten, so its key is new again
+        assert await idempotency.claim(s, user.id, "k0", "h", max_records=10) is None
+
+
+async def test_expired_records_are_forgotten(app: FastAPI, client: httpx.AsyncClient, user: UserHandle) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from reference_app.models import IdempotencyRecord
+
+    maker = app.state.sessionmaker
+    async with maker() as s:
+        await idempotency.claim(s, user.id, "old", "h1")
+        await idempotency.complete(s, user.id, "old", 201, {"id": 1}, None)
+        await s.execute(update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+        await s.commit()
+    async with maker() as s:  # same key, another body: expired, so a new request rather than a 422
+        assert await idempotency.claim(s, user.id, "old", "h2") is None
+    assert await _count(maker, user.id) == 1

@@ -1,0 +1,85 @@
+"""``harness compare`` refusals: each exits 2 with a clear message before anything is started, and
+leaves no worktree behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.utils.git_service import app_source, commit_app, git, make_service_repo
+
+
+def _compare(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The console script, as a user runs it (``python -m`` would put the service's directory first on sys.path).
+    harness = str(Path(sys.executable).parent / "harness")
+    return subprocess.run([harness, "compare", *args], cwd=repo, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = make_service_repo(tmp_path / "svc")
+    commit_app(path, app_source(sleep_ms=1), "head: slower")
+    return path
+
+
+def _no_worktrees(repo: Path) -> None:
+    assert git(repo, "worktree", "list").count("\n") == 0
+
+
+def test_unknown_ref_exits_2(repo: Path) -> None:
+    proc = _compare(repo, "--base", "no-such-branch", "--quick")
+    assert proc.returncode == 2
+    assert "unknown revision 'no-such-branch'" in proc.stderr
+    _no_worktrees(repo)
+
+
+def test_unknown_head_ref_exits_2(repo: Path) -> None:
+    proc = _compare(repo, "--base", "HEAD~1", "--head", "v9.9", "--quick")
+    assert proc.returncode == 2
+    assert "unknown revision 'v9.9'" in proc.stderr
+
+
+def test_head_ref_with_a_dirty_worktree_exits_2(repo: Path) -> None:
+    (repo / "app.py").write_text(app_source(sleep_ms=2))
+    proc = _compare(repo, "--base", "HEAD~1", "--head", "HEAD", "--quick")
+    assert proc.returncode == 2
+    assert "uncommitted changes (app.py)" in proc.stderr
+    _no_worktrees(repo)
+
+
+def test_not_a_git_repository_exits_2(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "pyproject.toml").write_text('[tool.harness]\napp = "app:app"\n')
+    proc = _compare(plain, "--base", "HEAD")
+    assert proc.returncode == 2
+    assert "not inside a git repository" in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--max-regression", "150%"], "--max-regression"),
+    (["--max-regression", "ten"], "--max-regression"),
+    (["--rounds", "0"], "--rounds must be >= 1"),
+    (["--experiment", "nope"], "unknown experiment 'nope'"),
+    (["--arm", "nope"], "has no arm 'nope'"),
+    (["-f", "missing.py"], "no such locustfile"),
+])
+def test_bad_options_exit_2(repo: Path, args: list[str], message: str) -> None:
+    proc = _compare(repo, "--base", "HEAD~1", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    _no_worktrees(repo)
+
+
+def test_a_base_that_cannot_import_exits_2_naming_the_side(repo: Path) -> None:
+    commit_app(repo, "raise RuntimeError('broken on purpose')\n", "broken")
+    commit_app(repo, app_source(), "fixed")
+    proc = _compare(repo, "--base", "HEAD~1", "--quick")
+    assert proc.returncode == 2
+    assert "base" in proc.stderr
+    assert "broken on purpose" in proc.stderr
+    _no_worktrees(repo)
