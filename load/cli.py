@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from harness import exitcodes
 from harness.target import add_target_arguments, cwd_path, load_target, target_from_args
@@ -47,11 +47,65 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="server for arms that don't pin one (default: the configured serve.kind)")
     run.add_argument("--workers", type=int, default=2, help="gunicorn workers for arms that don't pin them")
     run.add_argument("-o", "--output", type=Path, help="output directory (default reports/runs/<run-id>/<name>/)")
+    dist = run.add_argument_group(
+        "across machines", "Locust's distributed mode: this run is the master, `harness load worker --master "
+        "HOST:PORT` processes (here or on other machines) generate the load (docs/load.md)")
+    dist.add_argument("--master-bind", metavar="HOST:PORT",
+                      help="address the master listens on for workers (0.0.0.0:5557 for other machines)")
+    dist.add_argument("--expect-workers", type=int, metavar="N",
+                      help="wait for N workers before the first round (bounded by --worker-timeout)")
+    dist.add_argument("--min-workers", type=int, metavar="M",
+                      help="go on after losing workers while at least M are left, else stop with exit 3 "
+                           "(default: N, so losing any worker stops the run)")
+    dist.add_argument("--worker-timeout", type=float, default=60.0, metavar="S",
+                      help="seconds to wait for the workers to join (default 60)")
     add_target_arguments(run)
     run.set_defaults(handler=_run)
 
+    worker = sub.add_parser(
+        "worker", help="a Locust worker for a `harness load run --master-bind ...` master",
+        description="Connects to the master, receives the locustfile and every round's options from it (Locust's "
+        "`-f -`), and reports its CPU with its heartbeats. Refused, with exit 2, when its harness or Locust "
+        "version differs from the master's. Exits when the master ends the run.",
+        epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--master", required=True, metavar="HOST[:PORT]",
+                        help="the master's address (port default 5557, Locust's)")
+    worker.add_argument("--loglevel", default="WARNING", help="Locust's log level (default WARNING)")
+    worker.set_defaults(handler=_worker)
+
     lst = sub.add_parser("list", help="list the configured experiments")
     lst.set_defaults(handler=_list)
+
+
+def _worker(args: argparse.Namespace) -> NoReturn:
+    import os
+
+    from harness.cli import require
+    from load.cluster import parse_hostport
+
+    require("locust")
+    host, port = parse_hostport(args.master)
+    argv = [sys.executable, "-m", "load.remote_worker", host, str(port), "--loglevel", args.loglevel]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 - this interpreter, fixed module: Locust must be imported first
+
+
+def cluster_options(args: argparse.Namespace) -> Any:
+    """``ClusterOptions`` from the run flags, or None; exit 2 on a partial or inconsistent set."""
+    from load.cluster import ClusterOptions, parse_hostport
+
+    given = [f for f in ("master_bind", "expect_workers", "min_workers") if getattr(args, f) is not None]
+    if not given:
+        return None
+    if args.master_bind is None or args.expect_workers is None:
+        raise exitcodes.HarnessError("--master-bind HOST:PORT and --expect-workers N go together")
+    if args.processes not in (None, 1):
+        raise exitcodes.HarnessError("--processes starts local workers; with --expect-workers the workers are "
+                                     "`harness load worker` processes: give one or the other")
+    host, port = parse_hostport(args.master_bind, flag="--master-bind")
+    return ClusterOptions(host, port, args.expect_workers,
+                          args.min_workers if args.min_workers is not None else args.expect_workers,
+                          args.worker_timeout)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -90,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         raise exitcodes.HarnessError("--round-seconds must be > 0")
     if args.warmup is not None and args.warmup < 0:
         raise exitcodes.HarnessError("--warmup must be >= 0")
+    cluster = cluster_options(args)
     target = target_from_args(args)
     if args.locustfile is not None:
         if args.profile and args.profile in target.experiments:
@@ -110,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
                       rounds=args.rounds, warmup=args.warmup, processes=args.processes, seed=args.seed,
                       backend=args.backend, database_url=args.database_url, redis_url=args.redis_url,
                       server=args.server, workers=args.workers,
-                      output=cwd_path(args.output) if args.output else None, order=args.order)
+                      output=cwd_path(args.output) if args.output else None, order=args.order, cluster=cluster)
     doc = run_experiment(exp, target, opts, progress=lambda line: print(line, flush=True))
     print_report(doc)
     return exitcodes.OK if doc["validity"]["valid"] else exitcodes.INVALID_RUN
