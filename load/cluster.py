@@ -38,6 +38,7 @@ DEFAULT_PORT = 5557  # Locust's own default master port
 HELLO_GRACE_S = 5.0
 WORKER_CPU_INTERVAL_S = 1.0
 STALE_HEARTBEAT_S = 2.5
+REPORT_INTERVAL_S = 0.25  # = load.driver.DEFAULT_REPORT_INTERVAL_S
 REFUSED_EXIT = exitcodes.USAGE  # the worker was started wrongly (another version)
 
 
@@ -268,6 +269,10 @@ def worker_main(master_host: str, master_port: int, extra: list[str] | None = No
     """``locust -f - --worker --master-host H --master-port P``, with the harness's counters and hooks."""
     import locust  # noqa: F401 - monkey-patches first
     from locust.main import main as locust_main
+
+    # Stats reach the master every 0.25 s, as from the driver's local workers: a round's window is
+    # cut on the master, so a 3 s report interval would smear requests across round boundaries.
+    os.environ.setdefault("HARNESS_WORKER_REPORT_INTERVAL", str(REPORT_INTERVAL_S))
 
     import load.counters  # noqa: F401 - users_ready and profile counters reach the master
 
