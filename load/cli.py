@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                            "(default: N, so losing any worker stops the run)")
     dist.add_argument("--worker-timeout", type=float, default=60.0, metavar="S",
                       help="seconds to wait for the workers to join (default 60)")
+    dist.add_argument("--remote-target", action="store_true",
+                      help="allow URL arms that are not on this machine's loopback (a service in your cluster); "
+                           "only with --master-bind, since the workers send the load")
     add_target_arguments(run)
     run.set_defaults(handler=_run)
 
@@ -96,6 +99,9 @@ def cluster_options(args: argparse.Namespace) -> Any:
 
     given = [f for f in ("master_bind", "expect_workers", "min_workers") if getattr(args, f) is not None]
     if not given:
+        if args.remote_target:
+            raise exitcodes.HarnessError("--remote-target goes with --master-bind: only remote workers may "
+                                         "load a service off this machine")
         return None
     if args.master_bind is None or args.expect_workers is None:
         raise exitcodes.HarnessError("--master-bind HOST:PORT and --expect-workers N go together")
@@ -165,7 +171,8 @@ def _run(args: argparse.Namespace) -> int:
                       rounds=args.rounds, warmup=args.warmup, processes=args.processes, seed=args.seed,
                       backend=args.backend, database_url=args.database_url, redis_url=args.redis_url,
                       server=args.server, workers=args.workers,
-                      output=cwd_path(args.output) if args.output else None, order=args.order, cluster=cluster)
+                      output=cwd_path(args.output) if args.output else None, order=args.order, cluster=cluster,
+                      remote_target=args.remote_target)
     doc = run_experiment(exp, target, opts, progress=lambda line: print(line, flush=True))
     print_report(doc)
     return exitcodes.OK if doc["validity"]["valid"] else exitcodes.INVALID_RUN

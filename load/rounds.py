@@ -110,6 +110,7 @@ class RoundSpec:
     options: Mapping[str, str] = field(default_factory=dict)  # HARNESS_* options of the arm
     ready_timeout_s: float = 60.0
     settle_s: float = 0.5
+    remote_ok: bool = False  # --remote-target: a URL arm off this machine, loaded by remote workers
 
     def command(self) -> str:
         return json.dumps({"cmd": "round", "host": self.host, "users": self.users, "seconds": self.seconds,
@@ -207,7 +208,7 @@ class LoadDriver:
     def run(self, spec: RoundSpec, *, server_pids: Callable[[], list[int]],
             on_progress: Callable[[Mapping[str, Any]], None] | None = None) -> dict[str, Any]:
         """Run one round; returns the driver's ``result`` plus CPU/RSS measurements."""
-        if not spec.host.startswith(LOOPBACK_PREFIXES):
+        if not spec.remote_ok and not spec.host.startswith(LOOPBACK_PREFIXES):
             raise exitcodes.HarnessError(f"refusing to load a non-loopback target: {spec.host} "
                                          "(load is only ever sent to this machine)")
         if self._proc is None or self._proc.poll() is not None or self._proc.stdin is None:

@@ -64,6 +64,7 @@ class RunOptions:
     spawn_rate: float | None = None
     server_env: Mapping[str, str] = field(default_factory=dict)  # extra env for every server
     cluster: ClusterOptions | None = None  # remote workers (`harness load worker`) instead of local processes
+    remote_target: bool = False  # URL arms off this machine (only with cluster: the workers send the load)
 
     def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
@@ -301,7 +302,8 @@ class ExperimentRun(contextlib.ExitStack):
             label = "warm-up" if warm else f"round {counts[arm_name]}/{r['rounds']}"
             spec = RoundSpec(host=target.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
                              spawn_rate=opts.spawn_rate, settle_s=settle_after(previous, last_by_arm.get(arm_name)),
-                             options=profile_env(arm, opts, target.options))
+                             options=profile_env(arm, opts, target.options),
+                             remote_ok=opts.remote_target and arm.url is not None)
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 

@@ -64,7 +64,7 @@ class Proc:
 
     def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
-        self.popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, text=True,  # noqa: S603
+        self.popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -262,7 +262,7 @@ def test_bad_cluster_flags_exit_2(tmp_path: Path) -> None:
              ("--master-bind", "127.0.0.1:5557", "--expect-workers", "2", "--min-workers", "3"): "--min-workers",
              ("--master-bind", "127.0.0.1:5557", "--expect-workers", "2", "--processes", "2"): "one or the other"}
     for flags, message in cases.items():
-        done = subprocess.run(harness("load", "run", "-f", str(HELLO), "--arm", "a=http://127.0.0.1:9", *flags),  # noqa: S603
+        done = subprocess.run(harness("load", "run", "-f", str(HELLO), "--arm", "a=http://127.0.0.1:9", *flags),
                               cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2, (flags, done.stdout, done.stderr)
         assert message in done.stderr + done.stdout, (flags, done.stderr)

@@ -1,0 +1,93 @@
+"""load/deploy/: the Kubernetes manifests and the compose file are valid and fit together.
+
+The manifests are checked against the Kubernetes OpenAPI schemas that ``kubernetes-validate`` bundles
+(offline, strict: unknown fields fail), then for what the harness needs of them: a master that binds
+and expects as many workers as the Deployment runs, workers pointed at the master's Service.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "load" / "deploy"
+K8S_VERSION = "1.30.0"
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    docs = [d for path in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in documents(path)]
+    return {d["kind"]: d for d in docs}
+
+
+def flag(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+@pytest.mark.parametrize("path", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
+def test_manifests_validate_against_the_kubernetes_schemas(path: Path) -> None:
+    for doc in documents(path):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_the_schema_check_can_fail() -> None:
+    job = manifests()["Job"]
+    broken = {**job, "spec": {**job["spec"], "backofLimit": 0}}  # a typo strict validation must catch
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def test_master_job_and_worker_deployment_fit_together() -> None:
+    m = manifests()
+    assert set(m) >= {"Job", "Deployment", "Service", "ConfigMap"}
+    master = m["Job"]["spec"]["template"]["spec"]
+    assert master["restartPolicy"] == "Never"
+    assert m["Job"]["spec"]["backoffLimit"] == 0  # an invalid run (exit 3) is a result, not retried
+    (mc,) = master["containers"]
+    args = mc["args"]
+    assert args[:2] == ["load", "run"]
+    bind_host, bind_port = flag(args, "--master-bind").rsplit(":", 1)
+    assert bind_host == "0.0.0.0"  # noqa: S104 - the master must be reachable from the worker pods
+    assert {"containerPort": int(bind_port)}.items() <= mc["ports"][0].items()
+    assert "--remote-target" in args  # the arms are services elsewhere in the cluster
+
+    deployment = m["Deployment"]["spec"]
+    workers = int(flag(args, "--expect-workers"))
+    assert deployment["replicas"] == workers
+    assert 1 <= int(flag(args, "--min-workers")) <= workers
+    (wc,) = deployment["template"]["spec"]["containers"]
+    assert wc["args"][:3] == ["load", "worker", "--master"]
+    service = m["Service"]
+    assert wc["args"][3] == f"{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    assert service["spec"]["selector"].items() <= m["Job"]["spec"]["template"]["metadata"]["labels"].items()
+    assert wc["image"] == mc["image"]  # versions must match, or the master refuses the workers
+    assert wc["resources"]["limits"]["cpu"] == "1"  # one Locust process uses at most one core
+
+    configmap = m["ConfigMap"]
+    locustfile = flag(args, "-f")
+    mount = next(v for v in mc["volumeMounts"] if locustfile.startswith(v["mountPath"] + "/"))
+    volume = next(v for v in master["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    compile(configmap["data"][Path(locustfile).name], locustfile, "exec")
+
+
+def test_compose_file_runs_harness_workers() -> None:
+    (doc,) = documents(DEPLOY / "docker-compose.yml")
+    worker = doc["services"]["worker"]
+    assert worker["command"][:3] == ["load", "worker", "--master"]
+    assert "replicas" not in worker.get("deploy", {})  # N comes from --scale worker=N
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.fail("docker-compose is not installed (Debian: apt-get install docker-compose)")
+    done = subprocess.run([compose, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"],  # noqa: S603
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
