@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 from harness import exitcodes
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_BASE = "python:3.11-slim"
 SOURCES = ("pyproject.toml", "README.md", "constraints.txt", "Dockerfile", "reference_app", "harness", "contracts",
            "load", "reports")
+DEBIAN_PYTHON = "3.11.2"  # python3 in Debian bookworm, the offline base
 TAGS = {"harness": "fastapi-harness:local", "app": "fastapi-harness-refapp:local"}
 
 
@@ -53,8 +55,36 @@ def wheelhouse(dest: Path) -> None:
                               capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise exitcodes.HarnessError(f"pip wheel failed: {done.stderr.strip()[-800:]}", exitcodes.INVALID_RUN)
+    extra = marker_gated(dest)
+    if extra:  # pip resolved for this interpreter; Debian's Python may need more (e.g. redis's async-timeout)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(dest), "-c",  # noqa: S603
+                        str(REPO / "constraints.txt"), *extra], capture_output=True, text=True, timeout=600, check=True)
     for own in dest.glob("fastapi_harness-*.whl"):
         own.unlink()  # the image installs the harness from the copied source
+
+
+def marker_gated(dest: Path) -> list[str]:
+    """Requirements of the wheels in ``dest`` that Debian bookworm's Python selects but are missing.
+
+    ``pip wheel`` evaluates environment markers for the interpreter running it (3.11.7 here); the
+    image's is Debian's (``DEBIAN_PYTHON``), so ``python_full_version < "3.11.3"`` differs."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    have = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in dest.glob("*.whl")}
+    env = {"python_full_version": DEBIAN_PYTHON, "python_version": DEBIAN_PYTHON.rsplit(".", 1)[0], "extra": ""}
+    missing: set[str] = set()
+    for wheel in dest.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+            text = zf.read(meta).decode() if meta else ""
+        for line in text.splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            req = Requirement(line.split(":", 1)[1].strip())
+            if req.marker is not None and req.marker.evaluate(env) and canonicalize_name(req.name) not in have:
+                missing.add(f"{req.name}{req.specifier}")
+    return sorted(missing)
 
 
 def build(target: str = "harness", tag: str | None = None) -> str:

@@ -16,6 +16,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from harness.server import free_port
+from tests.load.test_cluster import RUN_TIMEOUT_S, Proc, procs, results, run_argv, stub_url
+
+__all__ = ["procs", "stub_url"]  # fixtures shared with test_cluster
+
 DEPLOY = Path(__file__).resolve().parents[2] / "load" / "deploy"
 K8S_VERSION = "1.30.0"
 
@@ -88,6 +93,78 @@ def test_compose_file_runs_harness_workers() -> None:
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.fail("docker-compose is not installed (Debian: apt-get install docker-compose)")
-    done = subprocess.run([compose, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"],  # noqa: S603
+    done = subprocess.run([compose, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# -- the image, built here, with workers in containers --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def harness_image() -> str:
+    from load.deploy.image import build
+
+    return build("harness", "fastapi-harness:test")
+
+
+def _docker(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_worker_containers_join_a_master_on_the_host(harness_image: str, stub_url: str, tmp_path: Path,
+                                                     procs: list[Proc]) -> None:
+    import uuid
+
+    port = free_port()
+    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "2", "--worker-timeout", "180",
+                        rounds=1, seconds=2.0), tmp_path)
+    procs.append(run)
+    run.wait_for("waiting for workers", 90)
+    names = [f"harness-worker-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    try:
+        for name in names:
+            done = _docker("run", "-d", "--rm", "--name", name, "--network", "host", harness_image,
+                           "load", "worker", "--master", f"127.0.0.1:{port}")
+            assert done.returncode == 0, done.stderr
+        assert run.wait(RUN_TIMEOUT_S) == 0, run.output()
+    finally:
+        for name in names:
+            _docker("rm", "-f", name)
+    rounds = results(tmp_path / "out")["rounds"]
+    assert all(len(r["workers"]) == 2 and r["requests"] > 0 for r in rounds)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_compose_workers_join_a_master_on_the_host(harness_image: str, stub_url: str, tmp_path: Path,
+                                                   procs: list[Proc]) -> None:
+    import uuid
+
+    compose = shutil.which("docker-compose")
+    assert compose is not None, "docker-compose is not installed (Debian: apt-get install docker-compose)"
+    port = free_port()
+    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "2", "--worker-timeout", "180",
+                        rounds=1, seconds=2.0), tmp_path)
+    procs.append(run)
+    run.wait_for("waiting for workers", 90)
+    project = f"harness-test-{uuid.uuid4().hex[:8]}"
+    env = {"HARNESS_IMAGE": harness_image, "HARNESS_MASTER": f"127.0.0.1:{port}"}
+    base = [compose, "-p", project, "-f", str(DEPLOY / "docker-compose.yml")]
+    import os
+
+    try:
+        up = subprocess.run([*base, "up", "-d", "--scale", "worker=2"], capture_output=True, text=True,
+                            timeout=300, check=False, env={**os.environ, **env})
+        assert up.returncode == 0, up.stderr
+        assert run.wait(RUN_TIMEOUT_S) == 0, run.output()
+    finally:
+        subprocess.run([*base, "down", "--timeout", "5"], capture_output=True, timeout=300, check=False,
+                       env={**os.environ, **env})
+    rounds = results(tmp_path / "out")["rounds"]
+    assert all(len(r["workers"]) == 2 for r in rounds)
