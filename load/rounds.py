@@ -129,6 +129,18 @@ def _reader(stream: IO[str], q: queue.Queue[dict[str, Any] | None]) -> None:
     q.put(None)
 
 
+def generator_cpu(local: Mapping[int, float], workers: Mapping[str, Mapping[str, Any]]) -> tuple[float, float, float]:
+    """(busiest process, sum, remote workers' sum on this host) in percent of one core.
+
+    Local processes are measured here; remote workers report theirs with their heartbeats
+    (``load.cluster``). The busiest one decides saturation: one saturated worker is enough.
+    """
+    remote = [float(w["cpu_percent"]) for w in workers.values() if w.get("cpu_percent") is not None]
+    here = socket.gethostname()
+    on_this_host = sum(float(w["cpu_percent"] or 0.0) for w in workers.values() if w.get("host") == here)
+    return max([*local.values(), *remote], default=0.0), sum(local.values()) + sum(remote), on_this_host
+
+
 class LoadDriver:
     """One long-lived ``load.driver`` process (plus its Locust workers) for one profile.
 
@@ -246,11 +258,9 @@ class LoadDriver:
             raise RoundError(f"load driver finished a round without a result; see {self.log_path}")
         result["generator_cpu_by_pid"] = {str(k): round(v, 1) for k, v in gen_cpu.items()}
         # Remote workers' CPU comes from their heartbeats (load.cluster); the busiest process counts.
-        worker_cpu = [w["cpu_percent"] for w in result.get("workers", {}).values() if w["cpu_percent"] is not None]
-        result["generator_cpu_percent"] = max([*gen_cpu.values(), *worker_cpu], default=0.0)
-        here = socket.gethostname()
-        local_workers = sum(w["cpu_percent"] or 0.0 for w in result.get("workers", {}).values() if w["host"] == here)
-        result["generator_cpu_percent_total"] = sum(gen_cpu.values()) + sum(worker_cpu)
+        busiest, total, local_workers = generator_cpu(gen_cpu, result.get("workers", {}))
+        result["generator_cpu_percent"] = busiest
+        result["generator_cpu_percent_total"] = total
         result["server_cpu_percent"] = sum(srv_cpu.values())
         result["server_rss_mb"] = rss_max
         # Whatever else ran on the machine meanwhile (noisy neighbours skew every figure).
