@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from harness import exitcodes
 from harness.exitcodes import HarnessError
 from harness.target import Target, add_target_arguments, target_from_args
+from reports import plans as stat_plans
 
 REPORT_FILES = ("index.html", "summary.md", "gates.junit.xml", "results.json")
 LATEST_EXTRAS = ("bench.json", "run.json")
@@ -67,9 +68,11 @@ class Plan:
     spawn_rate: float = 2000.0
 
 
-QUICK = Plan("quick", rounds=3, round_seconds=1.0, warmup=0.5,
+# Round counts are the calibrated plans' (load.plans): exact intervals need 4 rounds per arm to reach 95%.
+QUICK = Plan("quick", rounds=stat_plans.QUICK.rounds, round_seconds=0.75, warmup=0.5,
              bench_args=("--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--benchmark-warmup=off"))
-DEFAULT = Plan("default", rounds=5, round_seconds=2.0, warmup=1.0, bench_args=("--benchmark-max-time=0.5",))
+DEFAULT = Plan("default", rounds=stat_plans.DEFAULT.rounds, round_seconds=2.0, warmup=1.0,
+               bench_args=("--benchmark-max-time=0.5",))
 
 
 @dataclass
@@ -519,7 +522,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("-o", "--output-dir", type=Path, help="run directory (default reports/runs/<run-id>)")
     p.add_argument("--latest-dir", type=Path, help="refreshed with the report files (default reports/latest)")
     p.add_argument("--no-latest", action="store_true", help="don't touch the latest directory")
-    p.add_argument("--seed", type=int, default=0, help="seed for round order, data and bootstrap (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for round order and data (default 0)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the live rps line every second")
     add_target_arguments(p)
     p.set_defaults(handler=cmd_run)

@@ -1,1 +1,1 @@
-"""Load experiments: Locust profiles, an interleaved A/B runner, analysis with bootstrap CIs."""
+"""Load experiments: Locust profiles, an interleaved A/B runner, analysis with exact CIs."""

@@ -1,5 +1,17 @@
-"""From rounds to conclusions: per-arm summaries, theoretical bounds, B/A ratios with bootstrap
+"""From rounds to conclusions: per-arm summaries, theoretical bounds, B/A ratios with exact
 confidence intervals (``reports.stats.ratio_ci``), generator saturation and run validity.
+
+A comparison has one of four verdicts, judged on its interval and the plan's practical margin m
+(``reports.plans``): *equivalent* (the whole interval inside [1/(1+m), 1+m]: any difference is smaller
+than the plan can call one), *numerator higher* / *lower* (the interval excludes 1 and is not inside
+the margin), or *no significant difference* (the interval holds 1 and reaches past the margin: the
+run can't tell). So a 1% drift measured precisely is "equivalent", never a verdict. A/A validity
+asks for *equivalent* on every metric.
+
+Latency percentiles are compared per round, rounds being the independent units; a round's
+percentile counts only when it rests on at least ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000
+requests in the round), since Locust's p99 of 300 requests is the 3rd-slowest request, in coarse
+buckets. Rounds below that are left out of the comparison, which says so.
 
 Pure functions over the round dicts of ``results.json``, so they are tested on synthetic rounds.
 """
@@ -9,14 +21,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reports.stats import DEFAULT_CONFIDENCE, median, ratio_ci
+from reports.plans import DEFAULT, Plan
+from reports.plans import METRICS as COMPARED_METRICS
+from reports.stats import (  # noqa: F401  (verdict_from, EQUIVALENT: part of this module's interface)
+    DEFAULT_CONFIDENCE,
+    DIFFERENT,
+    EQUIVALENT,
+    NO_DIFFERENCE,
+    decide,
+    median,
+    ratio_ci,
+    verdict_from,
+)
 
 SATURATION_CPU_PERCENT = 90.0
 SATURATED_REASON = "invalid: load generator saturated"
 MAX_ERROR_RATE = 0.01
 NOISY_CPU_PERCENT = 25.0  # other processes' CPU during a round, in % of one core
-NO_DIFFERENCE = "no significant difference"
-METRICS = ("rps", "p95_ms", "p99_ms")
+METRICS = COMPARED_METRICS
+PERCENTILE_OF = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+MIN_TAIL_REQUESTS = 10  # requests beyond a percentile for a round's percentile to count
 Round = Mapping[str, Any]
 
 
@@ -133,41 +157,50 @@ def summarize(rounds: Sequence[Round], arms: Sequence[Mapping[str, Any]]) -> dic
     return out
 
 
-def verdict_from(low: float, high: float) -> str:
-    if low > 1.0:
-        return "numerator higher"
-    if high < 1.0:
-        return "numerator lower"
-    return NO_DIFFERENCE
+def min_requests(metric: str) -> int:
+    """Requests a round needs for its ``metric`` to count (p99: 1000, p95: 200; rps: 1)."""
+    q = PERCENTILE_OF.get(metric)
+    return 1 if q is None else round(MIN_TAIL_REQUESTS / (1.0 - q))
 
 
 def compare(rounds: Sequence[Round], numerator: str, denominator: str, metric: str, *,
             invalid_reason: str | None = None, seed: int = 0,
-            confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
-    """Ratio numerator/denominator of per-arm medians of ``metric`` with its bootstrap CI."""
+            confidence: float = DEFAULT_CONFIDENCE, plan: Plan = DEFAULT) -> dict[str, Any]:
+    """Hodges-Lehmann ratio numerator/denominator of ``metric`` over rounds, its exact CI and verdict."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}")
-    a = [r[metric] for r in measured(rounds, denominator)]
-    b = [r[metric] for r in measured(rounds, numerator)]
+    need = min_requests(metric)
+    rows_a, rows_b = measured(rounds, denominator), measured(rounds, numerator)
+    a = [r[metric] for r in rows_a if int(r["requests"]) >= need]
+    b = [r[metric] for r in rows_b if int(r["requests"]) >= need]
+    dropped = len(rows_a) + len(rows_b) - len(a) - len(b)
     doc: dict[str, Any] = {"metric": metric, "numerator": numerator, "denominator": denominator,
                            "estimate": 0.0, "low": 0.0, "high": 0.0, "confidence": confidence,
-                           "n_numerator": len(b), "n_denominator": len(a)}
-    if not a or not b or any(v is None or v <= 0 for v in (*a, *b)):
+                           "n_numerator": len(b), "n_denominator": len(a),
+                           "margin": plan.margin(metric), "mde": plan.mde(metric), "plan": plan.name,
+                           "method": "hodges-lehmann, exact mann-whitney interval on log values"}
+    if dropped:
+        doc["note"] = f"{dropped} round(s) with fewer than {need} requests left out (too few for {metric})"
+    if not a or not b:
+        doc["verdict"] = invalid_reason or (f"invalid: not enough data (no round with {need}+ requests)"
+                                            if dropped else "invalid: not enough data (no measured rounds)")
+        return doc
+    if any(v is None or v <= 0 for v in (*a, *b)):
         doc["verdict"] = "invalid: not enough data (a round without successful requests)"
         return doc
-    ci = ratio_ci(a, b, confidence=confidence, seed=seed)
-    doc.update(estimate=ci.estimate, low=ci.low, high=ci.high)
-    doc["verdict"] = invalid_reason or verdict_from(ci.low, ci.high)
+    ci = ratio_ci(a, b, confidence=confidence, seed=seed, bucketed=metric in PERCENTILE_OF)
+    doc.update(estimate=ci.estimate, low=ci.low, high=ci.high, confidence=ci.confidence)
+    doc["verdict"] = invalid_reason or decide(ci, plan.margin(metric))
     return doc
 
 
 def comparisons_for(rounds: Sequence[Round], arm_names: Sequence[str], *, invalid_reason: str | None,
-                    seed: int = 0, metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+                    seed: int = 0, metrics: Sequence[str] = METRICS, plan: Plan = DEFAULT) -> list[dict[str, Any]]:
     """Every later arm against the first (B/A, C/A, ...)."""
     if len(arm_names) < 2:
         return []
     base = arm_names[0]
-    return [compare(rounds, other, base, m, invalid_reason=invalid_reason, seed=seed)
+    return [compare(rounds, other, base, m, invalid_reason=invalid_reason, seed=seed, plan=plan)
             for other in arm_names[1:] for m in metrics]
 
 
@@ -185,11 +218,19 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
         elif s["error_rate"] > max_error_rate:
             reasons.append(f"invalid: arm {name} error rate {s['error_rate']:.2%} above {max_error_rate:.0%}")
     if aa and not saturated:
-        differing = [c for c in comparisons if c["verdict"] in ("numerator higher", "numerator lower")]
+        # Equivalence, not "the CI holds 1": two processes are never exactly alike, and a wide
+        # interval that holds 1 shows nothing. The arms must be shown the same within the margin.
+        def what(cs: Sequence[Mapping[str, Any]]) -> str:
+            return ", ".join(f"{c['metric']} {c['estimate']:.3f} [{c['low']:.3f}, {c['high']:.3f}] "
+                             f"(margin ±{c.get('margin', 0):.0%})" for c in cs)
+
+        differing = [c for c in comparisons if c["verdict"] in DIFFERENT]
+        unshown = [c for c in comparisons if c["verdict"] == NO_DIFFERENCE]
         if differing:
-            what = ", ".join(f"{c['metric']} {c['estimate']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
-                             for c in differing)
-            reasons.append(f"invalid: A/A arms differ ({what}); the set-up is too noisy to trust")
+            reasons.append(f"invalid: A/A arms differ ({what(differing)}); the set-up is too noisy to trust")
+        if unshown:
+            reasons.append(f"invalid: A/A arms not shown equivalent ({what(unshown)}); the rounds are "
+                           "too noisy for this plan's margin: more rounds, or a quieter machine")
     notes = []
     if saturated:
         notes.append(f"{len(saturated)} measured round(s) with generator CPU >= {SATURATION_CPU_PERCENT:.0f}%: "

@@ -13,7 +13,7 @@ from harness.target import add_target_arguments, cwd_path, load_target, target_f
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = subparsers.add_parser("load", help="Locust experiments comparing variants side by side",
-                                 description="Interleaved A/B load experiments with bootstrap CIs.",
+                                 description="Interleaved A/B load experiments with exact CIs (docs/reports.md).",
                                  epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = load.add_subparsers(dest="load_command", metavar="ACTION", required=True)
 
@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("-f", "--locustfile", type=Path, help="your locustfile, run unchanged")
     run.add_argument("--arm", action="append", default=[], metavar="NAME=URL|NAME[:KEY=VAL,...]",
                      help="an arm: a running service's URL, or env differences of a server the harness starts")
-    run.add_argument("--quick", action="store_true", help="3 rounds/arm x 5 s, 2 s warm-up (CI smoke)")
+    run.add_argument("--quick", action="store_true",
+                     help="4 rounds/arm x 4 s, 2 s warm-up (CI smoke; default 6 x 12 s, 5 s warm-up)")
     run.add_argument("--aa", action="store_true", help="A/A: the same arm twice; must show no difference")
     run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment, else 20)")
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--processes", type=int, default=None,
                      help="Locust processes: >1 runs a local master plus that many workers "
                           "(default: the experiment's own)")
-    run.add_argument("--seed", type=int, default=0, help="seed for order, data and bootstrap")
+    run.add_argument("--seed", type=int, default=0, help="seed for round order and data")
     run.add_argument("--order", choices=("abba", "random"), default="abba", help="round interleaving")
     run.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     run.add_argument("--database-url", help="database URL for the servers (into [tool.harness.backend] "

@@ -1,8 +1,10 @@
 """The baseline file (``reports/baseline.json``): the results a future run is compared with.
 
 It holds complete, schema-valid results documents (one per profile) so that baseline gates can
-bootstrap over the baseline's rounds, not just compare two medians.  Only valid runs can become
-a baseline: a saturated or broken run would make every later comparison meaningless.
+compare with the baseline's rounds, not just two medians, and the ``history`` of the last N saved
+runs (``reports.history``: compact per-arm medians, for ``harness history`` and the report's
+history plots).  Only valid runs can become a baseline: a saturated or broken run would make every
+later comparison meaningless.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from harness import exitcodes
 from harness.exitcodes import HarnessError
+from reports import history as run_history
 from reports.results import ResultsError, RunSet, read_json, validate
 
 FORMAT = "fastapi-harness.baseline"
@@ -21,30 +24,45 @@ FORMAT_VERSION = 1
 DEFAULT_PATH = Path("reports/baseline.json")
 
 
-def to_document(runset: RunSet) -> dict[str, Any]:
+def to_document(runset: RunSet, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "run_id": runset.run_id,
         "profiles": runset.profiles,
         "results": list(runset.docs),
+        "history": history or [],
     }
 
 
-def save(runset: RunSet, path: Path, *, merge: bool = True) -> RunSet:
-    """Write ``runset`` as the baseline; with ``merge``, profiles not in it keep their old baseline."""
+def load_history(path: Path) -> list[dict[str, Any]]:
+    """The stored run history of a baseline file (empty for plain results files and older baselines)."""
+    data = read_json(Path(path), what="baseline")
+    entries = data.get("history", []) if isinstance(data, dict) and data.get("format") == FORMAT else []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "run_id" in e for e in entries):
+        raise ResultsError(f"{path}: 'history' must be a list of runs with a run_id")
+    return entries
+
+
+def save(runset: RunSet, path: Path, *, merge: bool = True, keep: int = run_history.DEFAULT_KEEP) -> RunSet:
+    """Write ``runset`` as the baseline and append it to the history (the newest ``keep`` runs);
+    with ``merge``, profiles not in it keep their old baseline."""
     if not runset.valid:
         raise HarnessError(
             "refusing to save an invalid run as the baseline: " + "; ".join(runset.invalid_reasons),
             exitcodes.INVALID_RUN,
         )
     docs = list(runset.docs)
-    if merge and path.exists():
-        old = load(path)
-        docs += [d for d in old.docs if d["profile"] not in runset.profiles]
+    old_history: list[dict[str, Any]] = []
+    if path.exists():
+        old_history = load_history(path)
+        if merge:
+            old = load(path)
+            docs += [d for d in old.docs if d["profile"] not in runset.profiles]
     combined = RunSet.from_docs(docs)
+    history = run_history.append(old_history, runset, keep=keep)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_document(combined), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(to_document(combined, history), indent=2, sort_keys=True) + "\n"
     path.write_text(text, encoding="utf-8")
     return combined
 

@@ -88,8 +88,38 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
     from reports.results import load_runset
 
     runset = load_runset(args.results)
-    saved = baseline_file.save(runset, args.output, merge=not args.replace)
-    print(f"saved baseline {args.output} (profiles: {', '.join(saved.profiles)})")
+    saved = baseline_file.save(runset, args.output, merge=not args.replace, keep=args.keep)
+    kept = len(baseline_file.load_history(args.output))
+    print(f"saved baseline {args.output} (profiles: {', '.join(saved.profiles)}; history: {kept} run(s))")
+    return exitcodes.OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import json
+
+    from reports import baseline as baseline_file
+    from reports import history
+
+    if not args.baseline.is_file():
+        raise exitcodes.HarnessError(f"no such baseline file {args.baseline} (harness baseline save ...)",
+                                     exitcodes.USAGE)
+    runs = baseline_file.load_history(args.baseline)
+    found = history.analyse(runs)
+    if args.metric:
+        found = [s for s in found if s.metric in args.metric]
+    if args.json:
+        print(json.dumps([{"profile": s.profile, "arm": s.arm, "metric": s.metric, "margin": s.margin,
+                           "run_ids": list(s.run_ids), "values": list(s.values),
+                           "change_points": [c.as_dict() for c in s.change_points]} for s in found], indent=2))
+        return exitcodes.OK
+    print(f"{args.baseline}: {len(runs)} stored run(s); change points by Apache Otava (p <= {history.MAX_PVALUE:g}, "
+          "at least the plan's margin)")
+    if len(runs) < history.MIN_RUNS:
+        print(f"  fewer than {history.MIN_RUNS} runs: nothing to detect yet")
+    for s in found:
+        points = "; ".join(f"at run {c.run_id} (#{c.index + 1}): {c.before:.4g} -> {c.after:.4g} ({c.change:+.1%})"
+                           for c in s.change_points) or "none"
+        print(f"  {s.label:<32} {len(s.values):>3} runs, last {s.values[-1]:.4g}; change points: {points}")
     return exitcodes.OK
 
 
@@ -165,10 +195,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"baseline file (default {DEFAULT_BASELINE})",
     )
     s.add_argument("--replace", action="store_true", help="drop profiles not in RESULTS instead of keeping them")
+    s.add_argument("--keep", type=int, default=20, help="runs kept in the history (default 20)")
     s.set_defaults(handler=cmd_baseline_save)
     s = sub.add_parser("show", help="print what a baseline file holds")
     s.add_argument("baseline", type=Path, nargs="?", default=DEFAULT_BASELINE)
     s.set_defaults(handler=cmd_baseline_show)
+
+    p = subparsers.add_parser(
+        "history",
+        help="change points over the runs stored by `harness baseline save` (Apache Otava)",
+        description="Per profile, arm and metric (rps, p95, p99): the stored runs' medians and the change "
+        "points Apache Otava's E-divisive detector finds among them (only shifts of at least the plan's margin).",
+        epilog=exitcodes.EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("baseline", type=Path, nargs="?", default=DEFAULT_BASELINE)
+    p.add_argument("--metric", action="append", choices=("rps", "p95", "p99"), help="only this metric (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the series and change points as JSON")
+    p.set_defaults(handler=cmd_history)
 
     p = subparsers.add_parser("bench", help="pytest-benchmark helpers")
     sub = p.add_subparsers(dest="bench_command", metavar="ACTION")

@@ -1,12 +1,15 @@
 """Evaluating quality gates against a run: pass, fail, inconclusive, or skipped.
 
 * absolute: the arm's value (median over measured rounds, or pooled) against the threshold;
-* relative: the bootstrap CI of a ratio of two arms' medians; ``>=``/``>`` are decided on the CI's
-  lower bound, ``<=``/``<`` on its upper bound, so a point estimate that merely grazes the
-  threshold fails;
+* relative: the exact CI of the Hodges-Lehmann ratio of two arms (``reports.stats``); ``>=``/``>``
+  are decided on the CI's lower bound, ``<=``/``<`` on its upper bound, so a point estimate that
+  merely grazes the threshold fails. A gate that claims a difference from 1 smaller than the plan's
+  margin (``ratio > 1.02`` at a ±10% margin) is judged at the margin: inside it, arms count as the
+  same, so a 1% drift never passes as "faster";
 * baseline: the CI of current/baseline per arm: *fail* only if the whole CI is beyond the allowed
-  regression, *pass* if the whole CI is within it, else *inconclusive*.  Since the allowed region
-  always contains 1 (no change), a run compared with itself (A/A) can never fail.
+  regression, *pass* if the whole CI is within it, else *inconclusive*. The allowed regression is
+  at least the plan's margin: a smaller regression is not a verdict the plan can make. Since the
+  allowed region always contains 1 (no change), a run compared with itself (A/A) can never fail.
 
 A results file with ``validity.valid == false`` makes the overall outcome *invalid* (exit 3),
 whatever the gates say.
@@ -21,14 +24,14 @@ from typing import Any, Literal
 
 from harness import exitcodes
 from reports.gatespec import GateSpec, GateSpecError, Op
-from reports.metrics import arm_value, format_value, request_names, round_values
+from reports.metrics import arm_value, format_value, plan_margin, plan_mde, request_names, round_values
 from reports.results import Json, RunSet, arm_names
 from reports.stats import ratio_ci
 
 Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
 Overall = Literal["pass", "fail", "inconclusive", "invalid"]
 
-_OPS: dict[Op, Callable[[float, float], bool]] = {
+OPS: dict[Op, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -161,7 +164,7 @@ def _absolute(spec: GateSpec, doc: Json) -> list[Check]:
         if value is None:
             checks.append(Check(arm, "inconclusive", f"no data for {spec.metric.name} (wanted {wanted})"))
             continue
-        ok = _OPS[spec.op](value, spec.threshold)
+        ok = OPS[spec.op](value, spec.threshold)
         how = spec.aggregate + " " if spec.metric.per_round else ""
         detail = f"{how}{spec.metric.name} = {format_value(value, unit)}, wanted {wanted}"
         checks.append(Check(arm, "pass" if ok else "fail", detail, value=value))
@@ -181,21 +184,49 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     if not num or not den:
         return [Check(label, "inconclusive", "no measured rounds with data for one of the arms")]
     try:
-        ci = ratio_ci(den, num, confidence=spec.confidence)
+        ci = ratio_ci(den, num, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
     except ValueError as exc:
         return [Check(label, "inconclusive", f"ratio not computable: {exc}")]
     lower_bound_decides = spec.op in (">", ">=")
     bound = ci.low if lower_bound_decides else ci.high
     which = "lower" if lower_bound_decides else "upper"
-    ok = _OPS[spec.op](bound, spec.threshold)
+    margin = plan_margin(doc, spec.metric)
+    threshold = effective_threshold(spec.op, spec.threshold, margin)
+    ok = OPS[spec.op](bound, threshold)
     text = (
-        f"ratio {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.0%} CI, "
+        f"ratio {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.1%} CI, "
         f"n={ci.n_b}/{ci.n_a}); CI {which} bound {bound:.3g} {'clears' if ok else 'misses'} "
-        f"{spec.op} {spec.threshold:g}"
+        f"{spec.op} {threshold:.3g}"
     )
-    if not ok and _OPS[spec.op](ci.estimate, spec.threshold):
+    if threshold != spec.threshold:
+        text += f" (the plan's margin ±{margin:.0%}; {spec.threshold:g} lies inside it)"
+    mde = plan_mde(doc, spec.metric)
+    if mde:
+        text += f"; plan MDE {mde:.0%}"
+    if not ok and OPS[spec.op](ci.estimate, threshold):
         text += " (only the point estimate clears it)"
     return [Check(label, "pass" if ok else "fail", text, value=ci.estimate, low=ci.low, high=ci.high)]
+
+
+def effective_threshold(op: Op, threshold: float, margin: float) -> float:
+    """A relative threshold claiming a difference from 1 smaller than ``margin`` moves to the margin's edge."""
+    if op in (">", ">=") and 1.0 <= threshold < 1.0 + margin:
+        return 1.0 + margin
+    if op in ("<", "<=") and 1.0 / (1.0 + margin) < threshold <= 1.0:
+        return 1.0 / (1.0 + margin)
+    return threshold
+
+
+def baseline_limit(max_regression: float, margin: float, *, higher_is_better: bool) -> float:
+    """The allowed current/baseline ratio: the regression allowance, but never finer than the margin."""
+    allowed = max(max_regression, margin)
+    return max(1.0 - allowed, 1e-9) if higher_is_better else 1.0 + allowed
+
+
+def baseline_outcome(ci_low: float, ci_high: float, limit: float, *, higher_is_better: bool) -> Outcome:
+    if higher_is_better:
+        return "fail" if ci_high < limit else "pass" if ci_low >= limit else "inconclusive"
+    return "fail" if ci_low > limit else "pass" if ci_high <= limit else "inconclusive"
 
 
 def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
@@ -204,7 +235,7 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
     if base is None:
         return [Check(a, "skipped", "no baseline for this profile") for a in arms]
     higher = spec.metric.higher_is_better
-    limit = 1.0 - spec.max_regression if higher else 1.0 + spec.max_regression
+    limit = baseline_limit(spec.max_regression, plan_margin(doc, spec.metric), higher_is_better=higher)
     checks = []
     for arm in arms:
         if arm not in arm_names(base):
@@ -216,15 +247,14 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
             checks.append(Check(arm, "inconclusive", "no measured rounds with data"))
             continue
         try:
-            ci = ratio_ci(old, cur, confidence=spec.confidence)
+            ci = ratio_ci(old, cur, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
         except ValueError as exc:
             checks.append(Check(arm, "inconclusive", f"ratio not computable: {exc}"))
             continue
-        if higher:
-            outcome: Outcome = "fail" if ci.high < limit else "pass" if ci.low >= limit else "inconclusive"
-        else:
-            outcome = "fail" if ci.low > limit else "pass" if ci.high <= limit else "inconclusive"
-        change = f"current/baseline {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.0%} CI)"
+        outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
+        mde = plan_mde(doc, spec.metric)
+        change = (f"current/baseline {ci.estimate:.3g} [{ci.low:.3g}, {ci.high:.3g}] ({ci.confidence:.1%} CI"
+                  + (f", plan MDE {mde:.0%})" if mde else ")"))
         verdict = {
             "pass": "whole CI within",
             "fail": "whole CI beyond",

@@ -15,7 +15,7 @@ from typing import Any
 
 from reports import plots
 from reports.gates import GateResult
-from reports.metrics import METRICS, arm_value, format_value, round_values
+from reports.metrics import METRICS, arm_value, detectable, format_value, round_values
 from reports.model import ReportData
 from reports.results import Json
 from reports.stats import median_ci
@@ -38,8 +38,8 @@ figure.plot svg{width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a
 """
 
 PLOT_CAPTIONS = {
-    "throughput": "Median requests/s per arm over measured rounds; error bars: 95% bootstrap CI of the "
-    "median; dots: individual rounds.",
+    "throughput": "Median requests/s per arm over measured rounds; error bars: the exact order-statistic CI of "
+    "the median at the confidence it attains (axis label); dots: individual rounds.",
     "latency-percentiles": "Latency quantiles p50..p99.9 (median over measured rounds) per arm; log scale.",
     "timeline": "rps and p95 of every round in run order; hollow markers are warm-up rounds (excluded from "
     "statistics). Drift or a step here means the machine, not the arm, changed.",
@@ -122,7 +122,7 @@ def _comparison_rows(docs: Sequence[Json]) -> list[list[object]]:
                     f"{c['estimate']:.4g}",
                     _e(_ci_text(c["low"], c["high"])),
                     "",
-                    _e(f"{c['verdict']} ({c['confidence']:.0%} CI)"),
+                    _e(f"{c['verdict']} ({c['confidence']:.1%} CI; {detectable(c)})"),
                 ]
             )
     return rows
@@ -162,7 +162,7 @@ def _arm_table(doc: Json) -> str:
                 arm["server"],
                 arm["workers"],
                 len(rps),
-                f"{ci[0]:.1f} [{ci[1]:.1f}, {ci[2]:.1f}]" if ci else "n/a",
+                f"{ci[0]:.1f} [{ci[1]:.1f}, {ci[2]:.1f}] ({ci[3]:.0%})" if ci else "n/a",
                 *(format_value(arm_value(doc, name, METRICS[m]), "ms") for m in ("p50", "p95", "p99")),
                 format_value(arm_value(doc, name, METRICS["error_rate"]), "fraction"),
                 format_value(arm_value(doc, name, METRICS["rate_limited_fraction"]), "fraction"),
@@ -176,7 +176,7 @@ def _arm_table(doc: Json) -> str:
             "server",
             "workers",
             "rounds",
-            "median rps [95% CI]",
+            "median rps [CI] (attained confidence)",
             "p50",
             "p95",
             "p99",
@@ -216,6 +216,28 @@ def profile_section(doc: Json) -> str:
         + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
         + f'<h3>Arms</h3>{_arm_table(doc)}<div class="plots">{"".join(figures)}</div>'
         + f"<h3>Environment fingerprint</h3>{environment(doc)}</section>"
+    )
+
+
+def history_section(data: ReportData) -> str:
+    """Each gated figure over the baseline's stored runs, with Otava's change points marked."""
+    if data.history is None:
+        return ""
+    if not data.history:
+        body = '<p class="note">the baseline holds no run history yet (harness baseline save keeps the last N)</p>'
+    else:
+        figures = []
+        for s in data.history:
+            points = "; ".join(f"run {c.run_id}: {c.before:.4g} → {c.after:.4g} ({c.change:+.1%}, p={c.pvalue:.2g})"
+                               for c in s.change_points) or "no change point"
+            figures.append(f'<figure class="plot" data-plot="history" data-profile="{_e(s.profile)}">'
+                           f"{plots.history(s, data.runset.run_id)}<figcaption>{_e(s.label)}: {_e(points)}"
+                           "</figcaption></figure>")
+        body = f'<div class="plots">{"".join(figures)}</div>'
+    return (
+        '<section id="history"><h2>History</h2><p class="note">Gated figures over the runs stored in the '
+        "baseline (newest last, this run included). Change points: Apache Otava (E-divisive means, "
+        "p ≤ 0.001), shown only when the shift reaches the plan's margin.</p>" + body + "</section>"
     )
 
 
@@ -280,10 +302,13 @@ def render(data: ReportData) -> str:
         + '</header><section id="verdicts-section"><h2>Verdicts</h2>'
         '<p class="note">Gates decide on confidence intervals, not point estimates: relative gates use '
         "the CI bound on the unfavourable side; baseline gates are inconclusive when the CI straddles "
-        "the allowed regression. Comparisons come from the load runner and are informational.</p>"
+        "the allowed regression. Comparisons come from the load runner and are informational; each states "
+        "the confidence its interval attains, its plan's minimum detectable effect (MDE, 80% power) and "
+        "the margin within which arms count as equivalent.</p>"
         + verdicts(data)
         + "</section>"
         + "".join(profile_section(doc) for doc in runset.docs)
+        + history_section(data)
         + extras(data)
         + "</body></html>\n"
     )

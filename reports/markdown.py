@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from reports.metrics import detectable
 from reports.model import ReportData
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️", "invalid": "🚫", "no gates": ""}
@@ -42,21 +43,27 @@ def render(data: ReportData) -> str:
         )
     comparisons = [(doc["profile"], c) for doc in runset.docs for c in doc["comparisons"]]
     if comparisons:
-        lines += ["", "### Comparisons (ratio of medians, bootstrap CI)", ""]
+        lines += ["", "### Comparisons (Hodges-Lehmann ratio, exact CI at its attained confidence)", ""]
         lines += _table(
-            ["profile", "metric", "ratio", "estimate", "CI", "verdict"],
+            ["profile", "metric", "ratio", "estimate", "CI", "detectable", "verdict"],
             (
                 [
                     p,
                     c["metric"],
                     f"{c['numerator']} / {c['denominator']}",
                     f"{c['estimate']:.3g}",
-                    f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.0%})",
+                    f"[{c['low']:.3g}, {c['high']:.3g}] ({c['confidence']:.1%})",
+                    detectable(c),
                     c["verdict"],
                 ]
                 for p, c in comparisons
             ),
         )
+    if data.history:
+        moved = [(s, c) for s in data.history for c in s.change_points]
+        lines += ["", f"### History ({len(data.history)} gated series over the stored runs)", ""]
+        lines += [f"- {_cell(s.label)}: change point at run `{c.run_id}`, {c.before:.4g} → {c.after:.4g} "
+                  f"({c.change:+.1%})" for s, c in moved] or ["- no change point (Apache Otava, p ≤ 0.001)"]
     extra = []
     if data.bench is not None:
         extra.append(f"{len(data.bench['benchmarks'])} microbenchmarks")

@@ -3,7 +3,7 @@
 Two families:
 
 * per-round metrics (``rps``, ``p50`` .. ``p999``, resource usage) have one value per measured
-  round; they can be compared with bootstrap ratio CIs and summarised by an aggregate (median);
+  round; they can be compared with exact ratio CIs and summarised by an aggregate (median);
 * pooled metrics (``error_rate``, ``rate_limited_fraction``, counts, ``measured_over_bound``) are
   computed once over all measured rounds of an arm.
 
@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from reports.plans import plan_for
 from reports.results import Json, measured_rounds
 
 Unit = Literal["ms", "rps", "fraction", "count", "ratio", "percent", "mb"]
@@ -191,3 +192,40 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit == "count":
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def detectable(comparison: Mapping[str, Any]) -> str:
+    """What a comparison could have seen: its plan's minimum detectable effect and equivalence margin.
+    Results written before plans existed carry neither: say so rather than imply a figure."""
+    mde, margin = comparison.get("mde"), comparison.get("margin")
+    if mde is None or margin is None:
+        return "MDE not recorded"
+    return f"MDE {mde:.0%}, margin ±{margin:.0%}"
+
+
+# Which of the plan's declared margins (reports.plans, per compared metric) speaks for a gate metric.
+_MARGIN_KEYS = {"rps": "rps", "p50": "p95_ms", "p75": "p95_ms", "p90": "p95_ms", "p95": "p95_ms",
+                "p99": "p99_ms", "p999": "p99_ms"}
+
+
+def _plan_figure(doc: Json, metric: Metric, which: str) -> float:
+    key = _MARGIN_KEYS.get(metric.name)
+    if key is None:
+        return 0.0
+    figures = (doc["config"].get("plan") or {}).get(which)
+    if figures is None:
+        plan = plan_for(bool(doc["config"].get("quick")))
+        figures = plan.margins if which == "margins" else plan.mdes
+    return float(figures.get(key, 0.0))
+
+
+def plan_margin(doc: Json, metric: Metric) -> float:
+    """The practical margin of the plan ``doc`` was measured with, for ``metric`` (0: none declared).
+
+    Results record their plan (``config.plan``); older results only say whether they were quick."""
+    return _plan_figure(doc, metric, "margins")
+
+
+def plan_mde(doc: Json, metric: Metric) -> float:
+    """The minimum detectable effect of the plan ``doc`` was measured with, for ``metric`` (0: none)."""
+    return _plan_figure(doc, metric, "mdes")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from harness import exitcodes
 from reports.gates import Evaluation, Overall
+from reports.history import Series
 from reports.results import RunSet
 
 FORMAT = "fastapi-harness.report"
@@ -23,6 +24,8 @@ class ReportData:
     bench: dict[str, Any] | None = None
     schemathesis: dict[str, Any] | None = None
     contract_diff: dict[str, Any] | None = None
+    #: gated figures over the baseline's stored runs (``reports.history``); None without a baseline
+    history: tuple[Series, ...] | None = None
 
     @property
     def outcome(self) -> ReportOutcome:
@@ -49,5 +52,9 @@ class ReportData:
             "bench": self.bench,
             "schemathesis": self.schemathesis,
             "contract_diff": self.contract_diff,
+            "history": None if self.history is None else [
+                {"profile": s.profile, "arm": s.arm, "metric": s.metric, "margin": s.margin,
+                 "run_ids": list(s.run_ids), "values": list(s.values),
+                 "change_points": [c.as_dict() for c in s.change_points]} for s in self.history],
             "results": list(self.runset.docs),
         }

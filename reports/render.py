@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reports import baseline as baseline_file
-from reports import extras, html, junit, markdown
+from reports import extras, history, html, junit, markdown
 from reports.gates import Evaluation, evaluate
 from reports.gatespec import load_gates
 from reports.model import ReportData
@@ -33,8 +33,14 @@ def gather(
     runset = load_runset(results)
     base = baseline_file.load(baseline) if baseline is not None else None
     evaluation = None
-    if gates is not None:
-        evaluation = evaluate(load_gates(gates), runset, base, strict_inconclusive=strict_inconclusive)
+    specs = load_gates(gates) if gates is not None else None
+    if specs is not None:
+        evaluation = evaluate(specs, runset, base, strict_inconclusive=strict_inconclusive)
+    series = None
+    if baseline is not None:
+        stored = baseline_file.load_history(baseline)
+        wanted = history.gated(specs, runset) if specs else None
+        series = tuple(history.analyse(stored, runset, wanted)) if stored else ()
     return ReportData(
         runset=runset,
         evaluation=evaluation,
@@ -42,6 +48,7 @@ def gather(
         bench=extras.read_bench(bench) if bench is not None else None,
         schemathesis=extras.read_junit_counts(schemathesis_junit) if schemathesis_junit is not None else None,
         contract_diff=extras.read_contract_diff(contract_diff) if contract_diff is not None else None,
+        history=series,
     )
 
 

@@ -188,3 +188,33 @@ def test_inconclusive_exit_code_depends_on_strictness() -> None:
     strict = evaluate(specs, cur, base, strict_inconclusive=True)
     assert strict.outcome == "inconclusive"
     assert strict.exit_code == exitcodes.GATE_FAILED
+
+
+# --- the plan's margin ----------------------------------------------------------------------------
+
+
+def test_a_difference_inside_the_margin_never_passes_as_one() -> None:
+    # 5% faster, measured precisely: the CI excludes 1, but a '> 1' claim is judged at the margin (+12%)
+    doc = make_results({"a": Arm(values=[100, 101, 99, 100, 100, 101]),
+                        "b": Arm(values=[105, 106, 104, 105, 105, 106])}, profile="io")
+    runset = RunSet.from_docs([doc])
+    drift = gate(relative("rps[b] / rps[a] > 1"), runset)
+    assert drift.checks[0].low is not None
+    assert drift.checks[0].low > 1.0
+    assert drift.outcome == "fail"
+    assert "lies inside it" in drift.detail
+    assert "plan MDE 12%" in drift.detail
+    real = RunSet.from_docs([make_results({"a": Arm(values=[100, 101, 99, 100, 100, 101]),
+                                           "b": Arm(values=[150, 151, 149, 150, 150, 151])}, profile="io")])
+    assert gate(relative("rps[b] / rps[a] > 1"), real).outcome == "pass"
+    # thresholds far from 1 claim a size, not a difference: unchanged
+    assert gate(relative("rps[b] / rps[a] >= 0.5"), runset).detail.count("inside it") == 0
+
+
+def test_baseline_allowance_is_never_finer_than_the_margin() -> None:
+    base_values = [100, 101, 99, 100, 100, 101]
+    cur_values = [93, 94, 92, 93, 93, 94]  # 7% slower: beyond a 5% allowance, within the 12% margin
+    cur, base = baseline_pair({"io_async": Arm(values=cur_values)}, {"io_async": Arm(values=base_values)})
+    result = gate(baseline_gate("rps", "5%"), cur, base)
+    assert result.outcome == "pass"
+    assert ">= 0.88" in result.detail

@@ -279,7 +279,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         # The server's tempfile.gettempdir(): spooled uploads roll over to disk here, nowhere else.
         "TMPDIR": str(tmp),
     }
-    config = ServerConfig(env=env, migrate_cmd=None, ready_timeout_s=60.0, stop_timeout_s=5.0)
+    config = ServerConfig(app="reference_app.main:create_app", factory=True, env=env, migrate_cmd=None,
+                          ready_path="/health/ready", cwd=Path(__file__).resolve().parents[2],
+                          ready_timeout_s=60.0, stop_timeout_s=5.0)
     proc = ServerProcess(config, log_path=root / "server.log")
     proc.start()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from load import analysis
+from reports import plans
 from tests.unit.load.synthetic import ARMS, make_round, two_arm_rounds
 
 
@@ -33,7 +34,37 @@ def test_clear_difference_is_significant() -> None:
 def test_identical_arms_show_no_difference() -> None:
     rounds = two_arm_rounds((100, 120, 110), (115, 105, 112))
     for metric in analysis.METRICS:
-        assert analysis.compare(rounds, "B", "A", metric)["verdict"] == analysis.NO_DIFFERENCE
+        assert analysis.compare(rounds, "B", "A", metric)["verdict"] not in analysis.DIFFERENT
+    # rps spreads +-10% between rounds: the interval holds 1 but reaches past the default margin
+    assert analysis.compare(rounds, "B", "A", "rps")["verdict"] == analysis.NO_DIFFERENCE
+
+
+def test_a_precise_small_drift_is_equivalent_not_a_verdict() -> None:
+    # 1% apart, measured precisely: the interval excludes 1, yet lies inside the +-10% margin
+    rounds = two_arm_rounds((100, 100.2, 99.9, 100.1, 100, 99.8), (101, 101.1, 100.9, 101.2, 101, 100.9))
+    c = analysis.compare(rounds, "B", "A", "rps", plan=plans.DEFAULT)
+    assert c["low"] > 1.0
+    assert c["verdict"] == analysis.EQUIVALENT
+    assert c["margin"] == plans.DEFAULT.margin("rps")
+    assert c["mde"] == plans.DEFAULT.mde("rps")
+    assert c["confidence"] == pytest.approx(0.9589, abs=1e-4)  # attained by 6 vs 6 rounds, not a nominal 95%
+
+
+def test_confidence_reported_is_the_attained_one() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    assert analysis.compare(rounds, "B", "A", "rps")["confidence"] == pytest.approx(0.9)  # 3 vs 3: 90% at most
+
+
+def test_percentile_of_too_few_requests_is_left_out() -> None:
+    rounds = two_arm_rounds((100, 110, 120, 105), (400, 420, 440, 410))
+    for r in rounds:
+        r["requests"] = 500  # enough for p95 (200), not for p99 (1000)
+    rounds[-1]["requests"] = 5000
+    p95 = analysis.compare(rounds, "B", "A", "p95_ms")
+    assert (p95["n_numerator"], p95["n_denominator"]) == (4, 4)
+    p99 = analysis.compare(rounds, "B", "A", "p99_ms")
+    assert p99["verdict"].startswith("invalid: not enough data (no round with 1000+ requests)")
+    assert "left out" in p99["note"]
 
 
 def test_comparisons_are_every_arm_against_the_first() -> None:
@@ -86,9 +117,19 @@ def test_aa_with_a_difference_is_invalid() -> None:
     s = analysis.summarize(rounds, ARMS)
     cs = analysis.comparisons_for(rounds, ["A", "B"], invalid_reason=None)
     assert not analysis.validity(rounds, s, aa=True, comparisons=cs)["valid"]
-    same = two_arm_rounds((100, 120, 110), (115, 105, 112))
+    same = two_arm_rounds((100, 102, 101, 99, 100, 101), (101, 100, 99, 102, 100, 100))
     cs2 = analysis.comparisons_for(same, ["A", "B"], invalid_reason=None)
     assert analysis.validity(same, analysis.summarize(same, ARMS), aa=True, comparisons=cs2)["valid"]
+
+
+def test_aa_not_shown_equivalent_is_invalid() -> None:
+    # no significant difference, but the interval reaches past the margin: sameness is not shown
+    wide = two_arm_rounds((100, 130, 80, 110), (120, 90, 105, 95))
+    cs = analysis.comparisons_for(wide, ["A", "B"], invalid_reason=None)
+    v = analysis.validity(wide, analysis.summarize(wide, ARMS), aa=True, comparisons=cs)
+    assert not v["valid"]
+    assert "not shown equivalent" in v["reasons"][0]
+    assert f"margin ±{plans.DEFAULT.margin('rps'):.0%}" in v["reasons"][0]
 
 
 def test_rate_limited_arm_is_judged_on_accepted_throughput() -> None:

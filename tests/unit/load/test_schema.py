@@ -12,6 +12,7 @@ from harness.target import load_target
 from load.experiment import from_target
 from load.runner import RunOptions, assemble
 from load.schema import errors, validate
+from reports import plans
 from tests.unit.load.synthetic import ARMS, two_arm_rounds
 
 EXPERIMENTS = from_target(load_target())  # this repository's [tool.harness]
@@ -29,8 +30,11 @@ def test_synthetic_document_is_valid() -> None:
     assert errors(doc) == []
     assert doc["validity"]["valid"] is True
     verdicts = {c["metric"]: c["verdict"] for c in doc["comparisons"]}
-    assert verdicts == {"rps": "numerator higher", "p95_ms": "no significant difference",
-                        "p99_ms": "no significant difference"}
+    # p95 100..102 ms in both arms: inside the quick plan's margin; p99 of 500-request rounds is left out
+    assert verdicts == {"rps": "numerator higher", "p95_ms": "equivalent",
+                        "p99_ms": "invalid: not enough data (no round with 1000+ requests)"}
+    assert doc["config"]["plan"]["name"] == "quick"
+    assert [c["mde"] for c in doc["comparisons"]] == [plans.QUICK.mde(m) for m in ("rps", "p95_ms", "p99_ms")]
 
 
 def test_saturated_document_is_still_schema_valid() -> None:

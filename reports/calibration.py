@@ -1,0 +1,248 @@
+"""Simulated A/A and A/B trials through the production statistics, per plan and metric kind.
+
+A plan (``reports.plans``) promises three things about its comparisons: identical arms are called
+different at most at the interval's nominal rate; identical arms are shown equivalent within the
+plan's margin; and an effect of the plan's minimum detectable effect (MDE) is detected with at least
+80% power. This module measures all three the way production decides them
+(``reports.stats.decide`` over ``reports.stats.ratio_ci``, as ``load.analysis`` calls them), on
+rounds drawn from the plan's declared noise model:
+
+* ``rps``: one value per round, log-normal around the arm's level with the plan's between-round
+  spread, plus a contaminated round now and then (a neighbour's burst: 1 round in 20 loses a
+  further 10%);
+* latency percentiles: every round draws ``requests`` response times (log-normal, a realistic tail),
+  shifted by a per-round scale jitter, rounded into Locust's buckets (integer ms below 100 ms, 10 ms
+  below 1 s, 100 ms below 10 s) and read off with Locust's own percentile rule, so ties and coarse
+  steps are what the test sees.
+
+Seeds are fixed: the figures in docs/reports.md are reproduced by ``python -m reports.calibration``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+
+from reports.gates import OPS, baseline_limit, baseline_outcome, effective_threshold
+from reports.gatespec import GateSpec, load_gates
+from reports.plans import METRICS, PLANS, Plan
+from reports.stats import decide, ratio_ci
+
+Floats = npt.NDArray[np.float64]
+POWER = 0.80
+TRIALS = 1000
+CONTAMINATION = (0.05, 0.10)  # share of rounds hit by a neighbour, and how much they lose
+PERCENTILE_Q = {"p95_ms": 0.95, "p99_ms": 0.99}
+
+
+def locust_bucket(ms: Floats) -> Floats:
+    """Locust's ``bucket_response_time``, vectorised (round-half-even, as Python's ``round``)."""
+    return np.where(ms < 100, np.round(ms), np.where(ms < 1000, np.round(ms, -1),
+                    np.where(ms < 10000, np.round(ms, -2), np.round(ms, -3))))
+
+
+def locust_percentile(rounded: Floats, q: float) -> Floats:
+    """Locust's ``calculate_response_time_percentile`` over the last axis: walking the buckets from
+    the slowest down, the first whose faster requests number at most int(N*q), i.e. sorted[int(N*q)]."""
+    n = rounded.shape[-1]
+    j = min(int(n * q), n - 1)
+    return np.partition(rounded, j, axis=-1)[..., j]
+
+
+def rps_rounds(rng: np.random.Generator, plan: Plan, ratio: float, trials: int) -> Floats:
+    """(trials, rounds) rps of one arm at ``ratio`` times the reference level of 1000 rps."""
+    sigma = plan.noise.rps_sigma
+    values = 1000.0 * ratio * np.exp(rng.normal(0.0, sigma, (trials, plan.rounds)))
+    hit = rng.random((trials, plan.rounds)) < CONTAMINATION[0]
+    return np.where(hit, values * (1.0 - CONTAMINATION[1]), values)
+
+
+_INV_CDF = np.vectorize(NormalDist().inv_cdf, otypes=[float])
+
+
+def percentile_rounds(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> Floats:
+    """(trials, rounds) Locust-rounded q-percentiles of one arm whose latencies are ``ratio`` times the reference.
+
+    Locust's percentile of a round is the order statistic sorted[int(N*q)] of its bucketed times, and
+    bucketing is monotone, so it is the bucket of that order statistic of the raw times. Of N uniform
+    draws the (j+1)-th smallest is Beta(j+1, N-j): drawing it directly gives the exact distribution of
+    the round's percentile without drawing N response times (``locust_percentile`` of full draws
+    agrees; tests/reports/test_calibration.py checks both ways)."""
+    noise = plan.noise
+    j = min(int(noise.requests * q), noise.requests - 1)
+    u = rng.beta(j + 1, noise.requests - j, (trials, plan.rounds))
+    scale = noise.median_ms * ratio * np.exp(rng.normal(0.0, noise.latency_round_sigma, (trials, plan.rounds)))
+    return locust_bucket(scale * np.exp(noise.latency_shape * _INV_CDF(u)))
+
+
+def percentile_rounds_full(rng: np.random.Generator, plan: Plan, ratio: float, q: float, trials: int) -> Floats:
+    """The same by brute force: every response time drawn, bucketed and read off as Locust does."""
+    noise = plan.noise
+    scale = noise.median_ms * ratio * np.exp(rng.normal(0.0, noise.latency_round_sigma, (trials, plan.rounds, 1)))
+    times = scale * np.exp(rng.normal(0.0, noise.latency_shape, (trials, plan.rounds, noise.requests)))
+    return locust_percentile(locust_bucket(times), q)
+
+
+def draw(metric: str) -> Callable[[np.random.Generator, Plan, float, int], Floats]:
+    if metric == "rps":
+        return rps_rounds
+    q = PERCENTILE_Q[metric]
+    return lambda rng, plan, ratio, trials: percentile_rounds(rng, plan, ratio, q, trials)
+
+
+@dataclass(frozen=True)
+class Rates:
+    trials: int
+    significant: float  # verdict "higher"/"lower" (a difference claimed)
+    equivalent: float  # CI inside the margin
+    confidence: float  # the attained confidence of the intervals
+
+    @property
+    def se_nominal(self) -> float:
+        """Standard error of a rate at the interval's nominal false-significant rate."""
+        alpha = 1.0 - self.confidence
+        return float(np.sqrt(alpha * (1 - alpha) / self.trials))
+
+
+def trial_rates(plan: Plan, metric: str, ratio: float, *, trials: int = TRIALS, seed: int = 0) -> Rates:
+    """Run ``trials`` comparisons of arm B (``ratio`` x arm A) against arm A through production code."""
+    rng = np.random.default_rng(seed)
+    sample = draw(metric)
+    a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
+    margin = plan.margin(metric)
+    significant = equivalent = 0
+    confidence = 1.0
+    for xa, xb in zip(a, b, strict=True):
+        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        verdict = decide(ci, margin)
+        significant += verdict in ("numerator higher", "numerator lower")
+        equivalent += verdict == "equivalent"
+        confidence = ci.confidence
+    return Rates(trials, significant / trials, equivalent / trials, confidence)
+
+
+def power(plan: Plan, metric: str, effect: float, *, trials: int = TRIALS, seed: int = 1) -> float:
+    """Share of trials in which a true change of ``effect`` (rps down, latency up) is called a difference."""
+    ratio = 1.0 - effect if metric == "rps" else 1.0 + effect
+    return trial_rates(plan, metric, ratio, trials=trials, seed=seed).significant
+
+
+GATES_TOML = Path(__file__).resolve().parent.parent / "gates.toml"
+_SIM_METRIC = {"rps": "rps", "p95": "p95_ms", "p99": "p99_ms"}
+
+
+@dataclass(frozen=True)
+class GateRates:
+    """How a shipped gate decides on simulated rounds: at the edge of its claim, and past it by the MDE."""
+
+    gate: str
+    plan: str
+    claim: str
+    false_rate: float  # the gate's wrong call at the edge of its claim (false pass or false fail)
+    bound: float  # nominal one-sided rate + 2 SE
+    power: float  # the right call at the claimed effect
+    effect: str
+
+
+def shipped_gates(path: Path = GATES_TOML) -> list[GateSpec]:
+    """Relative and baseline gates of ``gates.toml`` on metrics the noise model simulates."""
+    return [g for g in load_gates(path) if g.kind in ("relative", "baseline") and g.metric.name in _SIM_METRIC]
+
+
+def _outcomes(plan: Plan, metric: str, ratio: float, trials: int, seed: int,
+              judge: Callable[[float, float], bool]) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    sample = draw(metric)
+    a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
+    hits, confidence = 0, 1.0
+    for xa, xb in zip(a, b, strict=True):
+        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        hits += judge(ci.low, ci.high)
+        confidence = ci.confidence
+    return hits / trials, confidence
+
+
+def gate_rates(plan: Plan, gate: GateSpec, *, trials: int = TRIALS) -> GateRates:
+    """Simulate ``gate`` on ``plan``'s rounds through the production decision rules (``reports.gates``).
+
+    relative ``ratio >= t``: a false pass when the true ratio is the (margin-adjusted) threshold,
+    power to pass when it is past it by the plan's MDE. baseline ``max_regression r``: a false fail
+    when the true change is exactly the allowance, power to fail when it is the MDE beyond it.
+    """
+    metric = _SIM_METRIC[gate.metric.name]
+    mde = plan.mde(metric)
+    margin = plan.margin(metric)
+    if gate.kind == "relative":
+        assert gate.op is not None
+        assert gate.threshold is not None
+        op = gate.op
+        t = effective_threshold(op, gate.threshold, margin)
+        up = op in (">", ">=")
+
+        def passes(low: float, high: float) -> bool:
+            return bool(OPS[op](low if up else high, t))
+
+        edge, claimed = t, t * (1 + mde) if up else t / (1 + mde)
+        false_rate, conf = _outcomes(plan, metric, edge, trials, 2, passes)
+        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, passes)
+        claim = f"{gate.expr} (judged at {op} {t:.3g})"
+        effect = f"true ratio {claimed:.3g}"
+    else:
+        assert gate.max_regression is not None
+        higher = gate.metric.higher_is_better
+        limit = baseline_limit(gate.max_regression, margin, higher_is_better=higher)
+
+        def fails(low: float, high: float) -> bool:
+            return baseline_outcome(low, high, limit, higher_is_better=higher) == "fail"
+
+        claimed = limit * (1 - mde) if higher else limit * (1 + mde)
+        false_rate, conf = _outcomes(plan, metric, limit, trials, 2, fails)
+        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, fails)
+        claim = f"{gate.profile}: {gate.metric.name} regresses at most {max(gate.max_regression, margin):.0%}"
+        effect = f"current/baseline {claimed:.3g}"
+    alpha = (1.0 - conf) / 2.0  # one side of the interval decides
+    bound = alpha + 2 * float(np.sqrt(alpha * (1 - alpha) / trials))
+    return GateRates(gate.name, plan.name, claim, false_rate, bound, power_rate, effect)
+
+
+def table(trials: int = TRIALS) -> list[dict[str, object]]:
+    """Every shipped plan x metric: A/A false-significant and equivalence rates, power at the MDE."""
+    rows: list[dict[str, object]] = []
+    for plan in PLANS.values():
+        for metric in METRICS:
+            aa = trial_rates(plan, metric, 1.0, trials=trials)
+            rows.append({"plan": plan.name, "rounds": plan.rounds, "metric": metric,
+                         "confidence": aa.confidence, "false_significant": aa.significant,
+                         "bound": 1.0 - aa.confidence + 2 * aa.se_nominal, "aa_equivalent": aa.equivalent,
+                         "margin": plan.margin(metric), "mde": plan.mde(metric),
+                         "power_at_mde": power(plan, metric, plan.mde(metric), trials=trials)})
+    return rows
+
+
+def main() -> int:
+    print("| plan | rounds/arm | metric | attained confidence | A/A false-significant (bound) | "
+          "A/A equivalent within margin | margin | MDE | power at MDE |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in table():
+        print(f"| {r['plan']} | {r['rounds']} | {r['metric']} | {r['confidence']:.1%} | "
+              f"{r['false_significant']:.1%} (<= {r['bound']:.1%}) | {r['aa_equivalent']:.1%} | "
+              f"±{r['margin']:.0%} | {r['mde']:.0%} | {r['power_at_mde']:.1%} |")
+    print()
+    print("| gate | plan | judged as | wrong call at the edge (bound) | power | at |")
+    print("|---|---|---|---|---|---|")
+    for plan in PLANS.values():
+        for gate in shipped_gates():
+            g = gate_rates(plan, gate)
+            print(f"| {g.gate} | {g.plan} | {g.claim} | {g.false_rate:.1%} (<= {g.bound:.1%}) | "
+                  f"{g.power:.1%} | {g.effect} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

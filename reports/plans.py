@@ -1,0 +1,69 @@
+"""The measurement plans the harness ships, and what each promises statistically.
+
+A plan fixes how many measured rounds each arm gets, and with that what its comparisons can claim:
+the confidence its intervals attain (``reports.stats``; exact Mann-Whitney intervals need 4 rounds
+per arm to reach 95%: 3 vs 3 attain 90% at most), the practical *margin* within which two arms count
+as the same (A/A validity is an equivalence test against it, and relative and baseline gates use
+it), and the *minimum detectable effect* (MDE) it detects with 80% power. The margin and MDE are
+claims about a machine's noise, so each plan declares the noise it was calibrated for;
+tests/reports/test_calibration.py checks every claim by simulation (docs/reports.md has the figures).
+
+Round lengths differ between entry points (``harness load run --quick``: 4 x 4 s; ``harness run
+--quick``: 4 x 0.75 s), the round counts do not: they come from here. A plan added later (e.g. for a
+``harness compare``) is added to ``PLANS`` and is then calibrated by the same test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+METRICS = ("rps", "p95_ms", "p99_ms")  # what the load runner compares between arms
+
+
+@dataclass(frozen=True, slots=True)
+class Noise:
+    """What one round looks like on the machine a plan is calibrated for (a 2-core box with neighbours)."""
+
+    rps_sigma: float  # log-sd of an arm's rps between rounds
+    latency_round_sigma: float  # log-sd of an arm's latency scale between rounds
+    latency_shape: float  # log-sd of single response times within a round (the tail)
+    median_ms: float  # typical response time (sets how coarse Locust's buckets are)
+    requests: int  # requests per round (a percentile rests on N * (1 - q) of them)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    rounds: int  # measured rounds per arm
+    margins: Mapping[str, float]  # metric -> practical margin (ratio within [1/(1+m), 1+m] is "the same")
+    mdes: Mapping[str, float]  # metric -> minimum detectable effect (80% power)
+    noise: Noise
+
+    def margin(self, metric: str) -> float:
+        return self.margins[metric]
+
+    def mde(self, metric: str) -> float:
+        return self.mdes[metric]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "rounds": self.rounds, "margins": dict(self.margins), "mdes": dict(self.mdes)}
+
+
+QUICK = Plan(
+    "quick", rounds=4,
+    margins={"rps": 0.20, "p95_ms": 0.30, "p99_ms": 0.35},
+    mdes={"rps": 0.20, "p95_ms": 0.30, "p99_ms": 0.35},
+    noise=Noise(rps_sigma=0.04, latency_round_sigma=0.05, latency_shape=0.4, median_ms=120.0, requests=1000),
+)
+DEFAULT = Plan(
+    "default", rounds=6,
+    margins={"rps": 0.12, "p95_ms": 0.18, "p99_ms": 0.20},
+    mdes={"rps": 0.12, "p95_ms": 0.18, "p99_ms": 0.20},
+    noise=Noise(rps_sigma=0.03, latency_round_sigma=0.04, latency_shape=0.4, median_ms=120.0, requests=2000),
+)
+PLANS: dict[str, Plan] = {p.name: p for p in (QUICK, DEFAULT)}
+
+
+def plan_for(quick: bool) -> Plan:
+    return QUICK if quick else DEFAULT
