@@ -13,9 +13,9 @@ allows) plus three harness additions, all through Locust's own mechanisms:
   worker samples it every ``WORKER_CPU_INTERVAL_S`` instead of Locust's default 10 s, so a few-second
   round gets several samples. The master averages the samples that arrived in a round's window.
 - **Loss detection.** A worker whose heartbeats stop (SIGKILL, network) is marked missing by Locust
-  after about 3 s; the master also treats a worker whose last heartbeat is older than
-  ``STALE_HEARTBEAT_S`` at the end of a round as lost, so a worker killed in a round's last seconds
-  invalidates that round rather than the next.
+  after about 3 s; the master also waits, after each round, for a heartbeat from every worker of
+  the round that is newer than the round's end (at most ``STALE_HEARTBEAT_S``): one that sends none
+  is lost, so a worker killed in a round's last seconds invalidates that round rather than the next.
 
 ``ClusterWatch`` is the master side; ``worker_main`` the worker side. Both run inside gevent
 processes with Locust imported first; this module imports Locust lazily so that the CLI can parse
@@ -37,7 +37,7 @@ from harness import exitcodes
 DEFAULT_PORT = 5557  # Locust's own default master port
 HELLO_GRACE_S = 5.0
 WORKER_CPU_INTERVAL_S = 1.0
-STALE_HEARTBEAT_S = 2.5
+STALE_HEARTBEAT_S = 3.0
 REPORT_INTERVAL_S = 0.25  # = load.driver.DEFAULT_REPORT_INTERVAL_S
 REFUSED_EXIT = exitcodes.USAGE  # the worker was started wrongly (another version)
 
@@ -220,6 +220,10 @@ class ClusterWatch:
             if node is not None:
                 node.state = STATE_MISSING
                 node.user_classes_count = {}
+
+    def silent_since(self, t: float, ids: list[str]) -> list[str]:
+        """Workers among ``ids`` without a heartbeat after monotonic time ``t``."""
+        return [c for c in ids if c not in self.accepted or self.accepted[c].last_heartbeat <= t]
 
     def unaccepted(self) -> list[str]:
         return [c for c in self.runner.clients if c not in self.accepted and c not in self.refused]

@@ -308,18 +308,26 @@ class Driver:
         result["duration_s"] = duration
         result["locust_cpu_warning"] = bool(getattr(runner, "cpu_warning_emitted", False)
                                             or getattr(runner, "worker_cpu_warning_emitted", False))
+        t_end = t0 + duration
         if self.watch is not None:
-            lost = sorted(set(lost) | set(self._lost(ids)))
-            joined = sorted(set(self.watch.live()) - set(ids))
-            hosts = self.watch.hosts()
-            cpu = self.watch.cpu_between(t0, t0 + duration, ids)
+            self.watch.retire(self._lost(ids))  # stop() waits for users to stop: a dead worker's never will
+        self.runner.stop()
+        if self.watch is not None:
+            # Every worker of the round must prove it outlived the window with a later heartbeat (one a
+            # second), so a worker killed in the last seconds invalidates this round, not the next.
+            watch = self.watch
+            deadline = time.monotonic() + cluster.STALE_HEARTBEAT_S
+            while time.monotonic() < deadline and watch.silent_since(t_end, ids):
+                gevent.sleep(0.05)
+            lost = sorted(set(lost) | set(watch.silent_since(t_end, ids)) | set(self._lost(ids)))
+            hosts = watch.hosts()
+            cpu = watch.cpu_between(t0, t_end, ids)
             result["workers"] = {c: {"cpu_percent": cpu[c], "host": hosts.get(c), "lost": c in lost} for c in ids}
             result["workers_lost"] = lost
-            result["workers_joined"] = joined
-            result["workers_live"] = len(self.watch.live())
-            self.watch.retire(lost)  # stop() waits for users to stop: a dead worker's never will
+            result["workers_joined"] = sorted(set(watch.live()) - set(ids))
+            watch.retire(lost)
+            result["workers_live"] = len([c for c in watch.live() if c not in lost])
         emit("result", **result)
-        self.runner.stop()
         emit("round_done")
 
     def close(self) -> None:
