@@ -1,7 +1,10 @@
 """Read an OpenAPI 3.x document from a file or an http(s) URL, as JSON or YAML.
 
 Anything unreadable or not an OpenAPI 3 document is a ``HarnessError`` with exit code 2, with a
-message that says which source and why. The HTTP transport is injectable for tests.
+message that says which source and why. After the cheap shape checks, the document is validated
+against the OpenAPI schema by ``openapi-spec-validator`` (a missing ``info.version``, a dangling
+``$ref``): a diff or a fuzz run over an invalid contract would report on something no client can
+rely on. The HTTP transport is injectable for tests.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from typing import Any
 
 import httpx
 import yaml
+from openapi_spec_validator import validate as validate_spec
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
 from harness.exitcodes import USAGE, HarnessError
 
@@ -75,4 +81,22 @@ def validate(document: Any, label: str) -> dict[str, Any]:
     for path, item in paths.items():
         if not isinstance(item, dict):
             raise HarnessError(f"{label}: path item {path!r} must be a mapping", USAGE)
+    check_spec(document, label)
     return document
+
+
+def check_spec(document: dict[str, Any], label: str) -> None:
+    """``openapi-spec-validator`` (3.0 or 3.1, by the ``openapi`` field); its message, where it points."""
+    try:
+        validate_spec(document)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path)
+        at = f" at #/{where}" if where else ""
+        # The first line is the finding; the rest repeats the schema and the instance, which can be the whole document.
+        first = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+        raise HarnessError(f"{label}: invalid OpenAPI document{at}: {first}", USAGE) from None
+    except Unresolvable as exc:
+        # str(exc) of a PointerToNowhere embeds the whole document; the reference is what helps.
+        ref = getattr(exc, "ref", "?")
+        raise HarnessError(f"{label}: invalid OpenAPI document: unresolvable $ref {ref!r} "
+                           f"({type(exc).__name__})", USAGE) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import unquote
 
 
 def escape(token: str | int) -> str:
@@ -24,9 +25,13 @@ def build(tokens: Iterable[str | int]) -> str:
 
 
 def split(pointer: str) -> list[str]:
-    """The unescaped tokens of a pointer; a leading ``#`` (URI fragment form) is accepted."""
+    """The unescaped tokens of a pointer; a leading ``#`` (URI fragment form) is accepted.
+
+    In the fragment form the pointer is percent-encoded first (RFC 6901 section 6), so
+    ``#/components/schemas/A%20B`` names the schema ``A B``; it is decoded before ``~`` unescaping.
+    """
     if pointer.startswith("#"):
-        pointer = pointer[1:]
+        pointer = unquote(pointer[1:], errors="strict")
     if pointer == "":
         return []
     if not pointer.startswith("/"):

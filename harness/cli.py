@@ -9,34 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from harness import exitcodes
-
-#: Optional dependencies, by top-level module, and the extra that installs them.
-EXTRAS: dict[str, str] = {
-    "locust": "load", "gevent": "load", "numpy": "load", "matplotlib": "load", "jsonschema_rs": "load",
-    "schemathesis": "fuzz", "gunicorn": "gunicorn", "uvicorn_worker": "gunicorn",
-    "testcontainers": "test", "docker": "test", "pytest": "test", "pytest_benchmark": "test",
-}
-
-
-def require(module: str) -> None:
-    """Raise ``ModuleNotFoundError`` now for a dependency a subprocess would otherwise miss later."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
-
-
-def missing_extra(exc: ModuleNotFoundError) -> str | None:
-    """One line naming the extra for a missing optional dependency, or None if it isn't one."""
-    top = (exc.name or "").split(".")[0]
-    extra = EXTRAS.get(top)
-    if extra is None:
-        return None
-    return f"this command needs {top!r}, which is not installed: pip install 'fastapi-harness[{extra}]'"
 
 # Imported lazily by name so that `harness serve --help` does not pay for locust/numpy imports,
 # and a part whose optional extra isn't installed fails with a clear message only when used.
@@ -49,6 +27,14 @@ _PARTS: tuple[str, ...] = (
     "harness.mainjob",
     "harness.init",
 )
+
+
+def require(module: str) -> None:
+    """Raise ``ModuleNotFoundError`` now for a dependency a subprocess would otherwise miss later."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,12 +51,45 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == name.split(".")[0]:
                 continue  # that part is not written yet
-            if missing_extra(exc) is None:
+            if extra_providing(exc.name or "") is None:
                 raise
             continue  # a part whose optional extra isn't installed: its commands are absent
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
         register(sub)
     return parser
+
+
+DISTRIBUTION = "fastapi-harness"
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def extra_providing(module: str) -> str | None:
+    """The optional extra of this package that installs ``module`` (a top-level import name), if any.
+
+    Read from the installed metadata, so it follows pyproject.toml; an import name is compared with
+    the distribution name normalised the usual way (``jsonschema-rs`` -> ``jsonschema_rs``).
+    """
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return None
+    wanted = module.split(".")[0].lower()
+    for requirement in requirements:
+        name = re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("-", "_").replace(".", "_")
+        extra = _EXTRA_MARKER.search(requirement)
+        if name == wanted and extra is not None:
+            return extra.group(1)
+    return None
+
+
+def missing_module_message(exc: ModuleNotFoundError, command: str) -> str:
+    """One line for a command that needs a package which isn't installed: which one, and what to install."""
+    module = exc.name or "?"
+    extra = extra_providing(module)
+    if extra is not None:
+        return (f"harness {command}: needs the optional extra '{extra}' ({module} is not installed); "
+                f"install it with: pip install '{DISTRIBUTION}[{extra}]'")
+    return f"harness {command}: the Python package {module!r} is not installed ({exc})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,18 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except ModuleNotFoundError as exc:  # an optional extra is missing: one line, not a traceback
+        print(missing_module_message(exc, args.command), file=sys.stderr)
+        return exitcodes.USAGE
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
     except exitcodes.HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except ModuleNotFoundError as exc:
-        message = missing_extra(exc)
-        if message is None:
-            raise
-        print(f"harness: error: {message}", file=sys.stderr)
-        return exitcodes.USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

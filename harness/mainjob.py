@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from harness import exitcodes
 from harness.exitcodes import HarnessError
+from harness.progress import add_verbosity, indent, is_live
 from harness.target import Target, add_target_arguments, target_from_args
 from reports import plans as stat_plans
 
@@ -276,7 +277,8 @@ def estimate_seconds(cfg: JobConfig) -> float:
         procs = exp.generator_processes
         start_cpu += 4.0 * servers + 1.5 * (procs + (procs > 1))
         overhead = 0.5 + 0.2 * (procs - 1)
-        per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (p.round_seconds + overhead)
+        seconds = max(p.round_seconds, float(exp.plan.get("min_round_seconds", 0.0)))
+        per_arm = (p.warmup + overhead if p.warmup else 0.0) + p.rounds * (seconds + overhead)
         total += len(exp.arms) * per_arm + 0.5
     return total + start_cpu / 2.5  # two cores, and part of each start is waiting, not CPU
 
@@ -342,13 +344,14 @@ def _close_quietly(thing: Any) -> None:
 
 
 def _run_matrix(cfg: JobConfig, outcome: Outcome, urls: tuple[str | None, str | None], make: ExperimentFactory,
-                progress: Progress, started: float) -> None:
+                progress: Progress, started: float, *, keep_live: bool = False) -> None:
     """Start every experiment (concurrently), then measure them one by one, each on a quiet machine."""
     n = len(cfg.experiments)
 
     def forward(line: str) -> None:
-        if cfg.verbose or "s live " not in line:
-            progress(f"   {line}")
+        # The per-second rps lines are printed with --verbose; a live display shows them either way.
+        if keep_live or not is_live(line):
+            progress(indent("   ", line))
 
     handles: dict[str, ExperimentHandle] = {}
     shared: dict[str, Any] = {"target": cfg.target}  # and, from the first experiment, what they share
@@ -399,6 +402,9 @@ def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
     from load.runner import new_run_id, serialized
     from reports import render
 
+    # The per-second rps lines go out with --verbose, or to a progress that shows them in place
+    # (harness.progress.Reporter on a terminal).
+    keep_live = cfg.verbose or bool(getattr(progress, "wants_live_lines", False))
     progress = serialized(progress)  # experiments start concurrently and all report here
     target = cfg.target
     make = experiment or LoadExperiment
@@ -419,7 +425,7 @@ def execute(cfg: JobConfig, *, experiment: ExperimentFactory | None = None,
     held = None if cfg.skip_bench else start_bench(run_dir, cfg.plan, progress)
     try:
         with backend_urls(cfg.backend, progress) as urls:
-            _run_matrix(cfg, outcome, urls, make, progress, started)
+            _run_matrix(cfg, outcome, urls, make, progress, started, keep_live=keep_live)
     except BaseException:
         if held is not None:
             held.abort()
@@ -485,21 +491,22 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.progress import Reporter
+
     cfg = config_from_args(args)
-
-    started = time.monotonic()
-
-    def progress(line: str) -> None:
-        print(f"[{time.monotonic() - started:5.0f}s] {line}", flush=True)
-
-    outcome = execute(cfg, progress=progress)
+    estimate = None
+    with contextlib.suppress(KeyError):  # an unknown --only name: execute() refuses it with exit 2
+        estimate = estimate_seconds(cfg)
+    reporter = Reporter("harness run", verbose=cfg.verbose, quiet=args.quiet, estimate_s=estimate)
+    with reporter:
+        outcome = execute(cfg, progress=reporter)
     summary = outcome.run_dir / "summary.md"
     if summary.is_file():
-        print("\n" + summary.read_text(encoding="utf-8"), flush=True)
+        reporter.summary(summary.read_text(encoding="utf-8"))
     where = f"; latest: {cfg.latest_dir}" if cfg.latest_dir is not None and outcome.results else ""
-    print(f"report: {outcome.run_dir}{where}")
+    reporter.echo(f"report: {outcome.run_dir}{where}")
     verdict = outcome.report_outcome or "no report"
-    print(f"harness run: {verdict}, {outcome.elapsed_s:.0f} s -> exit {outcome.exit_code}")
+    reporter.echo(f"harness run: {verdict}, {outcome.elapsed_s:.0f} s -> exit {outcome.exit_code}")
     return outcome.exit_code
 
 
@@ -523,7 +530,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--latest-dir", type=Path, help="refreshed with the report files (default reports/latest)")
     p.add_argument("--no-latest", action="store_true", help="don't touch the latest directory")
     p.add_argument("--seed", type=int, default=0, help="seed for round order and data (default 0)")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print the live rps line every second")
+    add_verbosity(p)
     add_target_arguments(p)
     p.set_defaults(handler=cmd_run)
 

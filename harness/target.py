@@ -90,6 +90,10 @@ class Plan(_Model):
     rounds: int | None = Field(default=None, ge=1)
     round_seconds: float | None = Field(default=None, gt=0)
     warmup: float | None = Field(default=None, ge=0)
+    #: A floor under every entry point's round length (``--quick``, the main job, ``--round-seconds``):
+    #: an experiment whose measure has a time window of its own (a 1 s rate-limit window) is wrong in
+    #: rounds shorter than that window, whatever the plan would otherwise choose.
+    min_round_seconds: float | None = Field(default=None, gt=0)
 
 
 class ExperimentSpec(_Model):

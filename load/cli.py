@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import exitcodes
+from harness.progress import Reporter, add_verbosity
 from harness.target import add_target_arguments, cwd_path, load_target, target_from_args
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dist.add_argument("--remote-target", action="store_true",
                       help="allow URL arms that are not on this machine's loopback (a service in your cluster); "
                            "only with --master-bind, since the workers send the load")
+    add_verbosity(run, verbose_help="on a terminal, also print the live rps line every second")
     add_target_arguments(run)
     run.set_defaults(handler=_run)
 
@@ -174,9 +180,22 @@ def _run(args: argparse.Namespace) -> int:
                       server=args.server, workers=args.workers,
                       output=cwd_path(args.output) if args.output else None, order=args.order, cluster=cluster,
                       remote_target=args.remote_target)
-    doc = run_experiment(exp, target, opts, progress=lambda line: print(line, flush=True))
-    print_report(doc)
+    reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,
+                        estimate_s=estimate_seconds(exp, opts), timestamps=False)
+    with reporter:
+        doc = run_experiment(exp, target, opts, progress=reporter)
+    text = io.StringIO()
+    print_report(doc, text)
+    reporter.table(report_table(doc), text.getvalue())
     return exitcodes.OK if doc["validity"]["valid"] else exitcodes.INVALID_RUN
+
+
+def estimate_seconds(exp: Any, opts: Any) -> float:
+    """For the live display's "left": the rounds (plus ~0.5 s of spawn/settle/stop each) and start-up."""
+    r = opts.resolved(exp.plan)
+    arms = 2 if opts.aa else len(exp.arms)
+    per_arm = (r["warmup"] + 0.5 if r["warmup"] else 0.0) + r["rounds"] * (r["round_seconds"] + 0.5)
+    return float(10.0 + arms * per_arm)
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -210,3 +229,31 @@ def print_report(doc: dict[str, Any], out: Any = None) -> None:
         print(f"  note: {note}", file=out)
     if doc.get("_path"):
         print(f"  results: {doc['_path']}", file=out)
+
+
+def report_table(doc: dict[str, Any]) -> Table:
+    """``print_report``'s arms and comparisons as a rich table (the live display's closing summary)."""
+    from rich.table import Table
+
+    v = doc["validity"]
+    caption = [f"validity: {'valid' if v['valid'] else 'INVALID'}", *v["reasons"],
+               *(f"note: {n}" for n in v.get("notes", []))]
+    caption += [f"{c['metric']} {c['numerator']}/{c['denominator']}: {c['estimate']:.3f} "
+                f"[{c['low']:.3f}, {c['high']:.3f}] -> {c['verdict']}" for c in doc["comparisons"]]
+    caption += [f"check {key}: {value:g}" for key, value in doc.get("checks", {}).items()]
+    if doc.get("_path"):
+        caption.append(f"results: {doc['_path']}")
+    table = Table(title=f"{doc['profile']} ({doc['run_id']}): {doc.get('description', '')}",
+                  caption="\n".join(caption), caption_justify="left")
+    table.add_column("arm", style="bold")
+    for column in ("rps", "p50", "p95", "p99", "err%", "429%", "bound", "meas/bnd", "genCPU", "srvCPU"):
+        table.add_column(column, justify="right")
+    arms = {a["name"]: a for a in doc["arms"]}
+    for name, s in doc["summary"].items():
+        bound = arms[name]["bound"]
+        table.add_row(name, f"{s['rps_median']:.0f}", _fmt(s["p50_ms_median"]), _fmt(s["p95_ms_median"]),
+                      _fmt(s["p99_ms_median"]), f"{100 * s['error_rate']:.2f}",
+                      f"{100 * s['rate_limited_fraction']:.1f}",
+                      _fmt(bound["rps"] if bound else None, ".0f"), _fmt(s["measured_over_bound"], ".2f"),
+                      f"{s['generator_cpu_percent_max']:.0f}", f"{s['server_cpu_percent_median']:.0f}")
+    return table

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import exitcodes
+from harness.progress import RoundStatus, live_line
 from harness.target import Target
 from load import analysis
 from load.cluster import ClusterOptions
@@ -72,8 +73,9 @@ class RunOptions:
     def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
         base = {**(QUICK if self.quick else FULL), **(plan or {})}
+        seconds = float(self.round_seconds or base["round_seconds"])
         return {"rounds": int(self.rounds or base["rounds"]),
-                "round_seconds": float(self.round_seconds or base["round_seconds"]),
+                "round_seconds": max(seconds, float(base.get("min_round_seconds", 0.0))),
                 "warmup": float(base["warmup"] if self.warmup is None else self.warmup)}
 
 
@@ -310,8 +312,11 @@ class ExperimentRun(contextlib.ExitStack):
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 
-            def live(event: Mapping[str, Any], prefix: str = prefix) -> None:
-                progress(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps")
+            def live(event: Mapping[str, Any], prefix: str = prefix, arm_name: str = arm_name, label: str = label,
+                     step: int = index + 1) -> None:
+                status = RoundStatus(name, arm_name, label, float(event["elapsed"]), float(event["rps"]),
+                                     step, len(schedule))
+                progress(live_line(f"{prefix}: {event['elapsed']:4.1f}s live {event['rps']:7.0f} rps", status))
 
             res = self.drivers[arm.locustfile].run(spec, server_pids=target.pids, on_progress=live)
             doc = round_doc(index, arm_name, warm, started_at, res)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from reference_app import __version__
 from reference_app.api import health, metrics
@@ -19,6 +22,7 @@ from reference_app.api.v2 import items as items_v2
 from reference_app.core.cache import Cache, MemoryCache, RedisCache
 from reference_app.core.config import Env, Settings, get_settings
 from reference_app.core.db import build_engine, build_sessionmaker
+from reference_app.core.docs import DOCS_STATIC_URL, declare_oauth2_flows
 from reference_app.core.errors import install_error_handlers, normalize_error_docs
 from reference_app.core.logging import configure_logging
 from reference_app.core.middleware import (
@@ -28,9 +32,15 @@ from reference_app.core.middleware import (
     SelectiveGZipMiddleware,
     ServerTimingMiddleware,
 )
+from reference_app.core.principals import PrincipalCache
 from reference_app.core.ratelimit import RateLimiter
 from reference_app.core.security import PasswordHasher, TokenService
-from reference_app.core.telemetry import Metrics, setup_tracing
+from reference_app.core.telemetry import (
+    EdgeSampledTracingMiddleware,
+    Metrics,
+    build_tracer_provider,
+    instrument_backends,
+)
 from reference_app.models import Base
 from reference_app.services.bootstrap import seed_admin
 from reference_app.services.pricing_client import build_pricing_client
@@ -72,8 +82,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.cache = _build_cache(settings)
     app.state.limiter = RateLimiter(settings)
     app.state.hub = Hub()
-    setup_tracing(app, settings, engine)
-    app.state.pricing = build_pricing_client(settings, app.state.metrics, getattr(app.state, "tracer_provider", None))
+    provider = getattr(app.state, "tracer_provider", None)
+    if provider is not None:
+        instrument_backends(settings, engine, provider)
+    app.state.pricing = build_pricing_client(settings, app.state.metrics, provider)
     if settings.env is Env.TEST and settings.is_sqlite:
         # In-process tests only; every other mode gets its schema from Alembic.
         async with engine.begin() as conn:
@@ -96,7 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.check_safe()
     configure_logging(settings.log_level)
     docs = settings.docs_enabled
-    app = FastAPI(
+    # With docs on, fastapi-offline serves Swagger UI and ReDoc with their assets bundled in the package
+    # (under /docs-static): the CDN copies FastAPI links to leave air-gapped deployments blank pages.
+    factory: Callable[..., FastAPI] = (
+        functools.partial(FastAPIOffline, static_url=DOCS_STATIC_URL) if docs else FastAPI
+    )
+    app = factory(
         title="fastapi-harness reference app",
         version=__version__,
         description="A production-shaped FastAPI service that the harness drives.",
@@ -105,14 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        # Swagger UI's Authorize dialog: the password flow's form takes the email as "username".
+        swagger_ui_init_oauth={"scopeSeparator": " "},
         debug=False,  # never the traceback page, whatever REFAPP_DEBUG says
     )
     app.state.settings = settings
     # Built here, not in the lifespan: their cost (argon2 dummy hash) should not be paid per request.
     app.state.hasher = PasswordHasher(settings)
     app.state.tokens = TokenService(settings)
+    app.state.principals = PrincipalCache(settings.principal_cache_ttl_s)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
     install_error_handlers(app)
+    provider = build_tracer_provider(settings) if "tracing" in settings.middleware_layers else None
+    if provider is not None:
+        app.state.tracer_provider = provider
 
     for router in (auth.router, users.router, api_keys.router, items.router, quotes.router, files.router,
                    jobs.router, lab.router, ws.router):
@@ -120,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items_v2.router, prefix="/api/v2")
     app.include_router(health.router)
     normalize_error_docs(app)
+    declare_oauth2_flows(app)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
 
@@ -127,11 +151,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware, json_limit=settings.max_json_bytes, upload_limit=settings.max_upload_bytes
     )
-    if settings.middleware == "full":
+    # One switch per layer (REFAPP_MIDDLEWARE), so that each layer's cost can be its own A/B arm.
+    layers = settings.middleware_layers
+    if "gzip" in layers:
         app.add_middleware(SelectiveGZipMiddleware, minimum_size=settings.gzip_min_size, skip_paths=DOWNLOAD_PATHS)
-        app.add_middleware(AccessLogMiddleware, log_enabled=settings.access_log, metrics=app.state.metrics)
+    log_requests = "access_log" in layers and settings.access_log
+    request_metrics = app.state.metrics if "metrics" in layers else None
+    if log_requests or request_metrics is not None:
+        app.add_middleware(AccessLogMiddleware, log_enabled=log_requests, metrics=request_metrics)
+    if "timing" in layers:
         app.add_middleware(ServerTimingMiddleware)
+    if "correlation" in layers:
         app.add_middleware(CorrelationIdMiddleware)
+    if provider is not None:  # outermost of the layers: a traced request's span covers all of them
+        app.add_middleware(EdgeSampledTracingMiddleware, provider=provider, ratio=settings.otel_sample_ratio,
+                           excluded_urls="health/live,metrics")
+    if settings.trusted_proxies:
+        # Outside the access log and the limiter, so both see the client the proxy reports.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -33,7 +33,7 @@ def _print_prepare(report: PrepareReport) -> None:
     print(f"engine: {engine.host} (Docker {engine.server_version}{extra})")
     for image in report.images:
         origin = "built by the harness" if image.built_by_harness else "official/registry image"
-        print(f"{image.role:<9} {image.name:<28} {image.source:<7} {origin:<24} {image.seconds:6.1f} s")
+        print(f"{image.role:<9} {image.name:<28} {image.source:<8} {origin:<24} {image.seconds:6.1f} s")
     ryuk = "available" if report.ryuk_available else "not available: the test run disables Ryuk"
     print(f"ryuk: {report.ryuk_image} {ryuk}")
     _print_env(report.env)
@@ -47,7 +47,7 @@ def _engine_errors() -> tuple[type[BaseException], ...]:
 
 def _prepare(args: argparse.Namespace) -> int:
     try:
-        report = prepare(allow_install=not args.no_install, rebuild=args.rebuild)
+        report = prepare(allow_install=not args.no_install, rebuild=args.rebuild, pull=args.pull)
     except _engine_errors() as exc:
         raise exitcodes.HarnessError(f"the Docker engine failed a request: {exc}", exitcodes.INVALID_RUN) from exc
     if args.json:
@@ -106,7 +106,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     prep.add_argument(
         "--no-install", action="store_true", help="never apt-get install anything (docker.io, debootstrap)"
     )
-    prep.add_argument("--rebuild", action="store_true", help="build the images locally even if present (no pull)")
+    how = prep.add_mutually_exclusive_group()
+    how.add_argument("--rebuild", action="store_true", help="build the images locally even if present (no pull)")
+    how.add_argument("--pull", action="store_true",
+                     help="replace local builds with the official images when a registry answers (else keep them)")
     prep.add_argument("--json", action="store_true", help="print a JSON report instead of the summary")
     prep.set_defaults(handler=_prepare)
 

@@ -1,8 +1,10 @@
 """Which images the integration suite runs, and under which names Docker must know them.
 
-The defaults are the official ``postgres:16`` / ``redis:7`` names, so a laptop with Docker
-Desktop pulls the real images and the harness builds nothing. ``HARNESS_POSTGRES_IMAGE`` /
-``HARNESS_REDIS_IMAGE`` override them. ``TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`` is applied
+The defaults are the official ``postgres:15`` / ``redis:7`` names, so a laptop with Docker
+Desktop pulls the real images and the harness builds nothing. They are also what an air-gapped
+machine can build honestly: Debian bookworm ships PostgreSQL 15 and Redis 7.0, and a local build
+carries the name of what it contains (``harness.containers.build`` refuses ``postgres:16``).
+``HARNESS_POSTGRES_IMAGE`` / ``HARNESS_REDIS_IMAGE`` override them. ``TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`` is applied
 exactly as testcontainers-python 4.x applies it (``DockerContainer.__init__`` does
 ``prefix + image``, plain concatenation, read once when testcontainers is imported), so an
 image the harness builds locally is tagged with the very name testcontainers will ask for.
@@ -18,7 +20,7 @@ from typing import Literal
 POSTGRES_IMAGE_ENV = "HARNESS_POSTGRES_IMAGE"
 REDIS_IMAGE_ENV = "HARNESS_REDIS_IMAGE"
 HUB_PREFIX_ENV = "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX"
-DEFAULT_POSTGRES_IMAGE = "postgres:16"
+DEFAULT_POSTGRES_IMAGE = "postgres:15"
 DEFAULT_REDIS_IMAGE = "redis:7"
 
 # Label put on every image the harness builds, so `status` can tell a local build from a pull.

@@ -2,8 +2,10 @@
 
 Per image: already there under the requested name → done (a warm run costs seconds); else
 ``docker pull`` with a short deadline; else build it locally (debootstrap base, once, shared by
-both images). Ryuk is checked (and pulled where a registry answers) to decide whether the test
-run must disable it; see ``harness.containers.runenv``.
+both images). With ``pull=True`` (``--pull``) a local build already there is not the end: the
+official image is pulled over it once a registry answers, and the local build is removed.
+Ryuk is checked (and pulled where a registry answers) to decide whether the test run must disable it;
+see ``harness.containers.runenv``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from harness.containers.build import build_service_image
+from harness.containers.build import build_service_image, check_honest_tag
 from harness.containers.dockerops import local_image, remove_image, try_pull
 from harness.containers.engine import EngineStatus, Progress, ensure_engine, stderr_progress
 from harness.containers.images import BUILT_BY_LABEL, ImageSpec, configured_images
@@ -23,7 +25,7 @@ from harness.containers.runenv import run_env, ryuk_image
 PULL_TIMEOUT_ENV = "HARNESS_PULL_TIMEOUT_S"
 DEFAULT_PULL_TIMEOUT_S = 20.0
 
-Source = Literal["cached", "pulled", "built"]
+Source = Literal["cached", "pulled", "built", "replaced"]  # replaced: a local build gave way to a pull
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def pull_timeout_s() -> float:
 class _Preparer:
     """Holds what one run learnt: whether the registry answers, and the base image once built."""
 
-    def __init__(self, *, rebuild: bool, progress: Progress) -> None:
-        self.rebuild = rebuild
+    def __init__(self, *, rebuild: bool, progress: Progress, pull: bool = False) -> None:
+        self.rebuild, self.pull_over_local = rebuild, pull
         self.progress = progress
         self.registry_failed = False
         self.base: str | None = None
@@ -80,12 +82,15 @@ class _Preparer:
         started = time.monotonic()
         source: Source
         existing = None if self.rebuild else local_image(spec.resolved)
-        if existing is not None:
+        if existing is not None and self.pull_over_local and BUILT_BY_LABEL in existing.labels:
+            source = self.replace_local(spec, existing.image_id)
+        elif existing is not None:
             source = "cached"
             self.progress(f"{spec.resolved} is cached")
         elif not self.rebuild and self.pull(spec.resolved, "building it locally instead"):
             source = "pulled"
         else:
+            check_honest_tag(spec)  # before minutes of debootstrap, not after
             if self.base is None:
                 self.base = ensure_base_image(self.progress, rebuild=self.rebuild)
             build_service_image(spec, self.base, self.progress)
@@ -93,6 +98,19 @@ class _Preparer:
         final = local_image(spec.resolved)
         built = final is not None and BUILT_BY_LABEL in final.labels
         return ImageOutcome(spec.role, spec.resolved, source, built, round(time.monotonic() - started, 1))
+
+    def replace_local(self, spec: ImageSpec, local_id: str) -> Source:
+        """The official image in place of the harness's build, if a registry answers; else keep the build."""
+        if not self.pull(spec.resolved, "keeping the local build"):
+            return "cached"
+        now = local_image(spec.resolved)
+        if now is None or BUILT_BY_LABEL in now.labels:
+            # A registry answered with an image the harness built (a mirror of our own pushes): nothing changed.
+            self.progress(f"{spec.resolved}: the registry's image is a harness build too; kept as is")
+            return "cached"
+        if now.image_id != local_id and remove_image(local_id):
+            self.progress(f"{spec.resolved}: the official image replaced the local build (removed {local_id[:19]})")
+        return "replaced"
 
     def superseded(self, names: list[str]) -> list[str]:
         """Ids of the harness-built images under ``names`` now (in that order), which a rebuild replaces."""
@@ -107,11 +125,13 @@ class _Preparer:
 
 
 def prepare(
-    *, allow_install: bool = True, rebuild: bool = False, progress: Progress = stderr_progress
+    *, allow_install: bool = True, rebuild: bool = False, pull: bool = False, progress: Progress = stderr_progress
 ) -> PrepareReport:
+    if rebuild and pull:
+        raise ValueError("rebuild and pull are opposites")
     started = time.monotonic()
     report = PrepareReport(engine=ensure_engine(allow_install=allow_install, progress=progress))
-    preparer = _Preparer(rebuild=rebuild, progress=progress)
+    preparer = _Preparer(rebuild=rebuild, progress=progress, pull=pull)
     specs = configured_images()
     names = [base_image_name(), *(spec.resolved for spec in specs)]
     before = preparer.superseded(names) if rebuild else []

@@ -6,6 +6,7 @@ Every backend is chosen here so that tests and the harness can build the app the
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal, Self
@@ -17,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Anything that appears in docs, examples or this file is by definition not a secret.
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-please-0123456789"  # noqa: S105 - the known-unsafe default
 MIN_SECRET_BYTES = 32
+
+
+MIDDLEWARE_LAYERS = ("correlation", "timing", "access_log", "metrics", "gzip", "tracing")
 
 
 class Env(StrEnum):
@@ -63,6 +67,10 @@ class Settings(BaseSettings):
     seed_admin_password: SecretStr | None = None
     # Service clients for the client-credentials flow, "client_id:secret:scope1 scope2" separated by commas.
     service_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a verified credential's principal is remembered (core/principals.py). Role changes,
+    # deactivation and key revocation drop it at once in their own process; other worker processes
+    # see them within this many seconds. 0: no cache, every request asks the database.
+    principal_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
 
     # Cache.
     cache_ttl_s: int = Field(default=60, ge=1, le=86_400)
@@ -76,13 +84,16 @@ class Settings(BaseSettings):
     signup_limit: str = "20/hour"
     reset_limit: str = "5/hour"
     lab_limit: str = "50/second"
-    # Peers whose X-Forwarded-For is believed; everyone else is keyed by the socket address.
+    # Peers (addresses or networks) whose X-Forwarded-For/-Proto are believed, through uvicorn's
+    # ProxyHeadersMiddleware: rate limits, the access log and request.client see the real client.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # HTTP surface.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
-    middleware: Literal["full", "bare"] = "full"
+    # "full", "bare", or a comma-separated subset of MIDDLEWARE_LAYERS (one arm per layer in the
+    # middleware_layers load experiment). Tracing also needs REFAPP_OTEL_EXPORTER.
+    middleware: str = "full"
     access_log: bool = True
     gzip_min_size: int = Field(default=1024, ge=0)
     max_json_bytes: int = Field(default=1_048_576, ge=1024)
@@ -98,7 +109,8 @@ class Settings(BaseSettings):
 
     # Observability.
     log_level: str = "INFO"
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    # "discard": traced and sampled, spans dropped (measures tracing's own cost without a collector).
+    otel_exporter: Literal["none", "console", "otlp", "discard"] = "none"
     otel_endpoint: str | None = None
     otel_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     metrics_enabled: bool = True
@@ -130,6 +142,28 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("middleware")
+    @classmethod
+    def _valid_middleware(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in ("full", "bare"):
+            return value
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(MIDDLEWARE_LAYERS))
+        if unknown or not names:
+            raise ValueError(f"middleware: 'full', 'bare' or a comma-separated subset of "
+                             f"{', '.join(MIDDLEWARE_LAYERS)}; unknown: {', '.join(unknown) or '(empty)'}")
+        return ",".join(n for n in MIDDLEWARE_LAYERS if n in names)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        # uvicorn's ProxyHeadersMiddleware would take a typo for a literal host name that never
+        # matches, silently; here it is refused at start-up. Networks are normalized (10.1.2.3/8 ->
+        # 10.0.0.0/8) because uvicorn parses them strictly.
+        return [str(ipaddress.ip_network(p, strict=False)) if "/" in p else str(ipaddress.ip_address(p))
+                for p in value]
+
     @field_validator("default_limit", "login_limit", "signup_limit", "reset_limit", "lab_limit")
     @classmethod
     def _valid_limit(cls, value: str) -> str:
@@ -141,6 +175,14 @@ class Settings(BaseSettings):
         if self.cors_allow_credentials and "*" in self.cors_origins:
             raise ValueError("CORS: a '*' origin together with credentials is refused (browsers would leak cookies)")
         return self
+
+    @property
+    def middleware_layers(self) -> frozenset[str]:
+        if self.middleware == "full":
+            return frozenset(MIDDLEWARE_LAYERS)
+        if self.middleware == "bare":
+            return frozenset()
+        return frozenset(self.middleware.split(","))
 
     @property
     def is_sqlite(self) -> bool:

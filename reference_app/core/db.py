@@ -89,14 +89,13 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; commit is explicit in services, rollback on any error.
+@contextlib.asynccontextmanager
+async def _guarded(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Rollback on any error, close always; a database that cannot answer now is a bounded 503.
 
-    A database that cannot answer now (busy pool, statement timeout, server down) is a bounded 503
-    with Retry-After, never a 500 and never a hang.
+    A busy pool, a statement timeout or a server that is down becomes a 503 with Retry-After,
+    never a 500 and never a hang.
     """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    session = maker()
     try:
         yield session
     except Exception as exc:
@@ -113,6 +112,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         raise
     finally:
         await session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request for routes that always use the database; commit is explicit in services."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with _guarded(maker()) as session:
+        yield session
+
+
+def open_session(request: Request) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+    """A session opened where it is first needed, for paths that usually need none.
+
+    The cached read and the principal lookup use it: on a hit they never create a session, so
+    they pay neither the dependency's set-up nor a pooled connection.
+    """
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return _guarded(maker())
 
 
 # scope="function": the session ends when the endpoint returns, before the response is sent. With the

@@ -50,6 +50,8 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:  # log.info(..., stack_info=True): where the call came from
+            payload["stack"] = self.formatStack(record.stack_info)
         return json.dumps(payload, default=str)
 
 

@@ -1,13 +1,13 @@
 """Rate limiting on the ``limits`` library (moving window), memory or Redis storage.
 
 Limits are keyed by principal when there is one (user or API key) and by client address
-otherwise. ``X-Forwarded-For`` is believed only from configured proxies, so a client cannot
-reset its own bucket by inventing a header.
+otherwise. ``X-Forwarded-For`` is believed only from configured proxies (uvicorn's
+ProxyHeadersMiddleware, REFAPP_TRUSTED_PROXIES), so a client cannot reset its own bucket by
+inventing a header.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -48,7 +48,6 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self.fail_open = settings.rate_limit_fail_open
         self._prefix = settings.cache_key_prefix
-        self._trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.storage: Storage
         self._pool: ConnectionPool | None = None
         if settings.redis_url:
@@ -72,23 +71,11 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.limits: dict[str, RateLimitItem] = {name: parse(getattr(settings, name)) for name in LIMIT_SETTINGS}
 
-    def client_ip(self, request: Request) -> str:
-        peer = request.client.host if request.client else "unknown"
-        if not self._trusted or not self._is_trusted(peer):
-            return peer
-        # Walk X-Forwarded-For from the right: the first address not ours is the client.
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-        for hop in reversed(hops):
-            if not self._is_trusted(hop):
-                return hop
-        return peer
-
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self._trusted)
+    @staticmethod
+    def client_ip(request: Request) -> str:
+        """The socket peer, or with REFAPP_TRUSTED_PROXIES the client that uvicorn's
+        ProxyHeadersMiddleware (installed in create_app) found in X-Forwarded-For."""
+        return request.client.host if request.client else "unknown"
 
     async def hit(self, scope: str, limit: RateLimitItem, key: str) -> LimitState:
         """Count one request; raise 429 (or 503 when failing closed) with the documented headers."""

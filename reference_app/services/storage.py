@@ -156,12 +156,16 @@ class ByteRange:
 
 
 def parse_range(header: str | None, size: int, max_parts: int) -> ByteRange | None:
-    """One satisfiable range, or None for "send it all" (no header, a syntax we ignore, or many parts).
+    """One satisfiable range, or None for "send it all" (no header, a malformed one, or 2..max_parts ranges).
 
-    Bounded work whatever the input: the header length is capped before it is split, and the
-    split stops after ``max_parts + 1`` pieces. Only a single range is served; a request for more
-    ranges than ``max_parts`` is refused with 416, and 2..max_parts ranges are answered with the
-    full body (RFC 9110 lets a server ignore Range; no multipart/byteranges here).
+    RFC 9110 §14.2: a Range header that is not a valid ``ranges-specifier`` is ignored (200, whole
+    body), and so is a unit other than bytes. Only a well-formed one can be refused: with 416 when
+    none of it is satisfiable, or when it names more ranges than ``max_parts`` (a server may reject
+    many ranges, an indication of abuse). Only a single range is served; 2..max_parts ranges get the
+    whole body (no multipart/byteranges here).
+
+    Bounded work whatever the input: the header length is capped before it is taken apart (at most
+    200 characters, so the split below is bounded too); a longer header is refused on its length.
     """
     if header is None:
         return None
@@ -170,25 +174,24 @@ def parse_range(header: str | None, size: int, max_parts: int) -> ByteRange | No
     unit, sep, spec = header.partition("=")
     if not sep or unit.strip().lower() != "bytes":
         return None  # other units are ignored, as RFC 9110 asks
-    parts = [p.strip() for p in spec.split(",", max_parts + 1) if p.strip()]
+    # Empty list elements are allowed by the list syntax (RFC 9110 §5.6.1) and skipped.
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    matches = [_RANGE_SPEC.match(p) for p in parts]
+    if not parts or any(m is None or not (m.group(1) or m.group(2)) for m in matches):
+        return None  # not a ranges-specifier at all (``bytes=abc``, ``bytes=-``, ``bytes=0-1,x``): ignore
+    if any(m is not None and m.group(1) and m.group(2) and int(m.group(2)) < int(m.group(1)) for m in matches):
+        return None  # ``last < first`` makes the whole specifier invalid: ignore rather than refuse
     if len(parts) > max_parts:
         raise _unsatisfiable(size)
     if len(parts) != 1:
         return None
-    match = _RANGE_SPEC.match(parts[0])
-    if match is None:
-        return None
-    first, last = match.groups()
+    first, last = matches[0].groups()  # type: ignore[union-attr]  # checked above: every part matched
     if first:
         start = int(first)
         end = int(last) if last else size - 1
-        if last and end < start:
-            return None  # syntactically invalid: ignore rather than refuse
         if start >= size:
             raise _unsatisfiable(size)
         return ByteRange(start, min(end, size - 1))
-    if not last:
-        return None
     suffix = int(last)
     if suffix == 0 or size == 0:
         raise _unsatisfiable(size)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from schemathesis.python.asgi import get_client, shutdown_lifespans
 
 from harness.server import ServerConfig, ServerProcess
 from reference_app.main import create_app
@@ -97,5 +99,16 @@ TALLY = CaseTally()
 
 
 @pytest.fixture(scope="session")
-def contract_app() -> FastAPI:
-    return APP
+def contract_app() -> Iterator[FastAPI]:
+    """The app, with schemathesis' in-process transport already running its lifespan.
+
+    schemathesis runs every ASGI app on one event-loop thread of its own (plus an AnyIO worker),
+    started on first use and kept until interpreter exit. Starting it here makes those threads the
+    session's, not the first case's (the suite's leak check, tests/utils/leaks.py, would rightly
+    blame that case), and stopping the lifespan here ends the app's database and pricing client
+    with the session instead of at exit.
+    """
+    with get_client(APP) as client:
+        assert client.get("/health/live").status_code == 200
+    yield APP
+    shutdown_lifespans()

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.contract
 schema = schemathesis.openapi.from_path(CONTRACT, config=SchemathesisConfig.from_path(CONFIG))
 schema.app = APP
 MIN_CASES = 1000
+#: A hang guard for each in-process call, not a measurement. schemathesis otherwise bounds every call
+#: by its 10 s network default (DEFAULT_RESPONSE_TIMEOUT), which the ASGI transport enforces as a
+#: wall-clock deadline on the app: on the shared 2-core machine a multipart upload under coverage
+#: once took longer, and the contract suite failed with a ReadTimeout that says nothing about the
+#: contract (issue 20). Conformance is what this suite checks; latency is measured elsewhere, as ratios.
+CALL_TIMEOUT_S = 300
 
 
 @schema.auth()
@@ -39,7 +45,7 @@ def test_app_conforms_to_contract(case: schemathesis.Case[Any], contract_app: Fa
     TALLY.cases += 1
     label = f"{case.method} {case.path}"
     TALLY.by_operation[label] = TALLY.by_operation.get(label, 0) + 1
-    case.call_and_validate()
+    case.call_and_validate(timeout=CALL_TIMEOUT_S)
 
 
 def test_stateful_workflows(contract_app: FastAPI) -> None:
@@ -56,6 +62,9 @@ def test_stateful_workflows(contract_app: FastAPI) -> None:
         def __init__(self) -> None:
             super().__init__()
             TALLY.stateful_scenarios += 1
+
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {**super().get_call_kwargs(case), "timeout": CALL_TIMEOUT_S}
 
         def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:
             TALLY.stateful_steps += 1

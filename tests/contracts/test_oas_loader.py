@@ -12,10 +12,11 @@ import yaml
 
 from contracts.loader import load_document
 from harness.exitcodes import USAGE, HarnessError
-from tests.contracts.openapi_docs import item_schema, response_doc
+from tests.contracts.openapi_docs import doc, item_schema, ok, op, response_doc
 
 Serve = Callable[[dict[str, str]], str]
 DOCUMENT = response_doc(item_schema())
+GET_200 = "/get/responses/200"
 
 
 def test_json_file(tmp_path: Path) -> None:
@@ -85,3 +86,45 @@ def test_unreachable_url_is_a_usage_error() -> None:
     with pytest.raises(HarnessError, match="cannot fetch") as info:
         load_document("http://127.0.0.1:9/openapi.json", transport=httpx.MockTransport(refuse))
     assert info.value.exit_code == USAGE
+
+
+def _spec_refusal(tmp_path: Path, document: dict[str, object]) -> str:
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(HarnessError) as info:
+        load_document(path)
+    assert info.value.exit_code == USAGE
+    return str(info.value)
+
+
+def test_missing_info_version_is_refused_with_the_validators_message(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(DOCUMENT))
+    del document["info"]["version"]
+    message = _spec_refusal(tmp_path, document)
+    assert "invalid OpenAPI document at #/info" in message
+    assert '"version" is a required property' in message
+
+
+def test_dangling_ref_is_refused_naming_the_ref(tmp_path: Path) -> None:
+    document = response_doc({"$ref": "#/components/schemas/Gone"}, schemas={"Item": item_schema()})
+    message = _spec_refusal(tmp_path, document)
+    assert "unresolvable $ref" in message
+    assert "/components/schemas/Gone" in message
+
+
+def test_percent_encoded_ref_is_valid_and_resolves(tmp_path: Path) -> None:
+    """Braces in a path template are percent-encoded in a $ref's fragment (RFC 6901 section 6)."""
+    from contracts.refs import Resolver
+
+    item_id = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    document = doc({"/items/{item_id}": {"get": op(params=[item_id], responses=ok(item_schema()))},
+                    "/other": {"get": op(responses={"200": {"$ref": f"#/paths/~1items~1%7Bitem_id%7D{GET_200}"}})}})
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(document))
+    loaded = load_document(path)
+    assert Resolver(loaded).target(f"#/paths/~1items~1%7Bitem_id%7D{GET_200}") == ok(item_schema())["200"]
+    schemas = {"A B": item_schema()}  # not a valid component name, but a valid pointer target
+    assert Resolver({"components": {"schemas": schemas}}).target("#/components/schemas/A%20B") == item_schema()
+    # "%25" is a literal percent sign, decoded once: the key is "50%", not "50" followed by garbage.
+    assert Resolver({"a": {"50%": 1, "~/": 2}}).target("#/a/50%25") == 1
+    assert Resolver({"a": {"50%": 1, "~/": 2}}).target("#/a/~0~1") == 2

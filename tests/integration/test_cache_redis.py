@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reference_app.services.items import CachedBody
 from tests.integration.support import PgDb, RedisDb, wait_for
 from tests.utils.factories import create_item, create_user
 
@@ -35,8 +36,11 @@ async def test_miss_then_hit_under_the_documented_key(
         first = await client.get(f"/api/v1/items/{item['id']}/cached", headers=user.headers)
         assert (first.status_code, first.headers["x-cache"]) == (200, "miss")
         assert redis_db.client.keys("refapp:*") == [key(item["id"]).encode()]
-        stored = json.loads(redis_db.client.get(key(item["id"])) or b"null")
+        entry = CachedBody.decode(redis_db.client.get(key(item["id"])) or b"")
+        assert entry is not None
+        stored = json.loads(entry.body)  # the response body as it went out, with its owner and ETag
         assert (stored["name"], stored["owner_id"]) == ("cached-thing", item["owner_id"])
+        assert (entry.owner_id, entry.etag) == (item["owner_id"], first.headers["etag"])
         assert 0 < redis_db.client.ttl(key(item["id"])) <= 30
 
         second = await client.get(f"/api/v1/items/{item['id']}/cached", headers=user.headers)

@@ -321,9 +321,22 @@ async def test_chunked_upload_over_max_is_413_and_leaves_nothing(live: LiveServe
     assert await wait_until(lambda: not fds_under(live, live.tmp_dir)), \
         fds_under(live, live.tmp_dir)
     assert not fds_under(live, live.storage_dir)
-    # The test process's own temp dir gained nothing from the server either (it has its own TMPDIR).
-    leaked = {n for n in set(os.listdir(tempfile.gettempdir())) - before_test_tmp if n.startswith("tmp")}
+    # The system temp dir gained no file of the upload's either (the server has its own TMPDIR, so one
+    # there means a hard-coded path). Other processes on a shared machine create tmp* entries at any
+    # time, so an entry is attributed to this upload by its content, not merely by being new.
+    leaked = {n for n in set(os.listdir(tempfile.gettempdir())) - before_test_tmp
+              if n.startswith("tmp") and _holds_upload(Path(tempfile.gettempdir()) / n, chunk)}
     assert not leaked, leaked
+
+
+def _holds_upload(path: Path, chunk: bytes) -> bool:
+    """A regular file whose first bytes are the upload's payload (or its multipart head)."""
+    try:
+        with path.open("rb") as f:
+            start = f.read(len(chunk))
+    except OSError:  # a directory, or gone already: not a spooled upload
+        return False
+    return bool(start) and (chunk.startswith(start) or start.startswith(f"--{BOUNDARY}".encode()))
 
 
 async def test_client_disconnect_mid_download_releases_file(live: LiveServer) -> None:

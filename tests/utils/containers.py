@@ -8,7 +8,7 @@ Load it with ``pytest_plugins = ["tests.utils.containers"]``. It provides:
 Each comes from ``HARNESS_DATABASE_URL`` / ``HARNESS_REDIS_URL`` when set (a driver-less
 ``postgres://`` or ``postgresql://`` URL gets ``+asyncpg``); otherwise the stock testcontainers
 ``PostgresContainer`` / ``RedisContainer`` start the configured images (``HARNESS_POSTGRES_IMAGE``,
-default ``postgres:16``; ``HARNESS_REDIS_IMAGE``, default ``redis:7``), which
+default ``postgres:15``; ``HARNESS_REDIS_IMAGE``, default ``redis:7``), which
 ``harness containers prepare`` makes available even without a registry. Containers are always
 stopped at the end of the session. When no container can be had, the tests are skipped with one
 line saying why, or fail under ``CI=true``: a CI run that skipped its integration tests would be

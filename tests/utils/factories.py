@@ -89,14 +89,12 @@ async def create_items(
 
 
 async def set_user_active(app: Any, user_id: int, active: bool) -> None:
-    """Flip ``is_active`` directly in the app's database (there is no API for deactivation)."""
-    from sqlalchemy import update
-
-    from reference_app.models import User
+    """Flip ``is_active`` through the service (there is no API for deactivation), which also drops the
+    user's cached principals, as every deactivation must."""
+    from reference_app.services import users as user_service
 
     async with app.state.sessionmaker() as session:
-        await session.execute(update(User).where(User.id == user_id).values(is_active=active))
-        await session.commit()
+        await user_service.set_active(session, app.state.principals, user_id, active)
 
 
 # ---- added for the integration suite (tests/integration) ----------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from reference_app.core.db import SessionDep
-from reference_app.core.deps import BearerUser
+from reference_app.core.deps import BearerUser, PrincipalCacheDep
 from reference_app.core.errors import Conflict, NotFound, problem_responses
 from reference_app.core.security import new_api_key
 from reference_app.models import ApiKey
@@ -50,12 +50,14 @@ async def list_keys(user: BearerUser, session: SessionDep) -> list[ApiKeyPublic]
     response_class=Response,
     responses=problem_responses(401, 403, 404),
 )
-async def revoke_key(key_id: DbId, user: BearerUser, session: SessionDep) -> Response:
+async def revoke_key(key_id: DbId, user: BearerUser, session: SessionDep, principals: PrincipalCacheDep) -> Response:
     key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != user.id:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
-        # Keys are looked up on every request, never cached, so revocation takes effect at once.
         key.revoked_at = datetime.now(UTC)
         await session.commit()
+    # After the commit, so no request can re-cache the key from the old row; in this process the
+    # revocation takes effect at once, in other workers within REFAPP_PRINCIPAL_CACHE_TTL_S.
+    principals.invalidate_api_key(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

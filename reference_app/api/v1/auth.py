@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Annotated
+from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Depends, Form, status
+from fastapi import APIRouter, Depends, Form, Request, status
 
 from reference_app.core.db import SessionDep
 from reference_app.core.deps import HasherDep, PrincipalDep, SettingsDep, TokensDep
@@ -83,13 +85,20 @@ async def refresh(body: RefreshRequest, session: SessionDep, tokens: TokensDep) 
     responses=problem_responses(400, 401, 422, 429),
 )
 async def client_token(
+    request: Request,
     settings: SettingsDep,
     tokens: TokensDep,
     grant_type: Annotated[str, Form(pattern="^client_credentials$")],
-    client_id: Annotated[str, Form(min_length=1, max_length=100)],
-    client_secret: Annotated[str, Form(min_length=1, max_length=200)],
+    client_id: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+    client_secret: Annotated[str | None, Form(min_length=1, max_length=200)] = None,
     scope: Annotated[str, Form(max_length=200)] = "",
 ) -> AccessToken:
+    """Client credentials in the form body or, as RFC 6749 §2.3.1 requires servers to accept, in an
+    HTTP Basic `Authorization` header (what Swagger UI's Authorize dialog sends)."""
+    if client_id is None and client_secret is None:
+        client_id, client_secret = _basic_credentials(request.headers.get("authorization"))
+    if not client_id or not client_secret:
+        raise Unauthorized("Invalid client credentials.")
     # Clients come from settings ("id:secret:scope scope"): service accounts are deployment config.
     for entry in settings.service_clients:
         cid, _, rest = entry.partition(":")
@@ -106,6 +115,19 @@ async def client_token(
                 scope=" ".join(granted),
             )
     raise Unauthorized("Invalid client credentials.")
+
+
+def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
+    """(id, secret) from ``Basic base64(urlencode(id):urlencode(secret))`` (RFC 6749 §2.3.1); Nones otherwise."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not value or len(value) > 1024:
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    cid, sep, secret = decoded.partition(":")
+    return (unquote_plus(cid), unquote_plus(secret)) if sep else (None, None)
 
 
 @router.post(

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from reference_app.core.db import SessionDep
-from reference_app.core.deps import CurrentUser, SettingsDep, principal_limit
+from reference_app.core.config import Settings
+from reference_app.core.db import SessionDep, open_session
+from reference_app.core.deps import CurrentUser, CurrentUserRef, SettingsDep, principal_limit
 from reference_app.core.errors import PreconditionRequired, Unprocessable, problem_responses
 from reference_app.schemas.items import ItemCreate, ItemFilter, ItemId, ItemPage, ItemPublic, ItemReplace
 from reference_app.services import idempotency
@@ -106,18 +107,22 @@ async def read_item(item_id: ItemId, user: CurrentUser, session: SessionDep, res
         **problem_responses(401, 403, 404, 422, 429),
     },
 )
-async def read_item_cached(
-    request: Request, item_id: ItemId, user: CurrentUser, session: SessionDep, settings: SettingsDep, response: Response
-) -> ItemPublic:
-    item, hit = await item_service.read_cached(
-        session, request.app.state.cache, settings.cache_key_prefix, settings.cache_ttl_s, user.id, item_id
+async def read_item_cached(request: Request, item_id: ItemId, user: CurrentUserRef, response: Response) -> Response:
+    # The hot path: the principal comes from its cache, the body from this one, and the stored bytes
+    # go out as they are (a returned Response skips FastAPI's response-model validation). No session
+    # is opened unless the item must be read from the database. Settings come from app state rather
+    # than SettingsDep: each dependency node is a resolution step on every request.
+    settings: Settings = request.app.state.settings
+    entry, hit = await item_service.read_cached(
+        lambda: open_session(request), request.app.state.cache, settings.cache_key_prefix, settings.cache_ttl_s,
+        user.id, item_id,
     )
     metrics = request.app.state.metrics
     if metrics is not None:
         metrics.cache.labels("hit" if hit else "miss").inc()
-    response.headers["X-Cache"] = "hit" if hit else "miss"
-    response.headers["ETag"] = item_service.etag(item)
-    return item
+    # Headers that dependencies set (the rate limiter's X-RateLimit-*) are carried over explicitly.
+    headers = {**response.headers, "X-Cache": "hit" if hit else "miss", "ETag": entry.etag}
+    return Response(entry.body, media_type="application/json", headers=headers)
 
 
 @router.put(

@@ -71,6 +71,16 @@ def test_protected_operations_declare_security(spec: dict[str, Any]) -> None:
             assert declared <= schemes
 
 
+def test_oauth2_flows_are_declared_for_swagger_authorize(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["OAuth2Password"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+    assert schemes["OAuth2ClientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == "/api/v1/auth/client-token"
+    for path, method, op in operations(spec):
+        declared = [name for requirement in op.get("security", []) for name in requirement]
+        if "BearerAuth" in declared:  # every way to get the token is an alternative (OR-ed requirements)
+            assert {"OAuth2Password", "OAuth2ClientCredentials"} <= set(declared), f"{method.upper()} {path}"
+
+
 def test_protected_operations_document_401(spec: dict[str, Any]) -> None:
     missing = [op["operationId"] for _, _, op in operations(spec)
                if op.get("security") and "401" not in op["responses"]]

@@ -196,6 +196,99 @@ async def test_bare_mode_has_no_observability_middleware(
         assert too_big.status_code == 413  # the size cap is not optional
 
 
+# ---- one layer at a time (the middleware_layers experiment's arms) ---------------------------------
+
+
+def _layer_stack(app: Any) -> list[str]:
+    return [m.cls.__name__ for m in app.user_middleware]
+
+
+@pytest.mark.parametrize(("layer", "header", "stack"), [
+    ("correlation", "x-request-id", ["CorrelationIdMiddleware"]),
+    ("timing", "server-timing", ["ServerTimingMiddleware"]),
+    ("gzip", "content-encoding", ["SelectiveGZipMiddleware"]),
+    ("access_log", None, ["AccessLogMiddleware"]),
+    ("metrics", None, ["AccessLogMiddleware"]),
+])
+async def test_each_layer_alone(
+    make_settings: Settings, client_for: Callable[..., Any], layer: str, header: str | None, stack: list[str]
+) -> None:
+    app = create_app(make_settings(middleware=layer, access_log=True))
+    assert _layer_stack(app) == [*stack, "BodySizeLimitMiddleware"]
+    async with client_for(app) as c:
+        r = await c.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        present = {"x-request-id", "server-timing", "content-encoding"} & set(r.headers)
+        assert present == ({header} if header else set())
+        observed = sum(sample.value for metric in app.state.metrics.registry.collect()
+                       for sample in metric.samples if sample.name == "http_requests_total")
+        assert observed == (1 if layer == "metrics" else 0)
+
+
+def test_full_is_every_layer_and_names_are_checked(make_settings: Settings) -> None:
+    from reference_app.core.config import MIDDLEWARE_LAYERS
+
+    assert make_settings(middleware="full").middleware_layers == frozenset(MIDDLEWARE_LAYERS)
+    assert make_settings(middleware=" Timing, correlation ").middleware == "correlation,timing"
+    for bad in ("timing,cors", "", ","):
+        with pytest.raises(ValueError, match="middleware"):
+            make_settings(middleware=bad)
+
+
+async def test_tracing_traces_requests(make_settings: Settings, client_for: Callable[..., Any]) -> None:
+    """Instrumented in create_app: in the lifespan the middleware stack was already built, and no
+    request was ever traced (the spans below were missing). Spans are named by route template."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="discard", otel_sample_ratio=1.0))
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        async with client_for(app) as c:
+            assert (await c.get("/api/v1/items/7", headers={"Authorization": "Bearer x"})).status_code == 401
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    (span,) = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert span.name == "GET /api/v1/items/{item_id}"  # the template, not the path: bounded names
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/api/v1/items/{item_id}"
+
+
+@pytest.mark.parametrize(("ratio", "traceparent", "traced"), [
+    (0.0, None, False),  # not picked: no span at all, not even an unsampled one
+    (1.0, None, True),
+    (0.0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),  # a sampled parent decides
+    (1.0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", False),  # so does an unsampled one
+])
+async def test_edge_sampling(
+    make_settings: Settings, client_for: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+    ratio: float, traceparent: str | None, traced: bool,
+) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="discard", otel_sample_ratio=ratio))
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        async with client_for(app) as c:
+            headers = {"traceparent": traceparent} if traceparent else {}
+            assert (await c.get("/api/v1/lab/hello", headers=headers)).status_code == 200
+            user = await c.post("/api/v1/users", json={"email": "edge@example.com", "password": "password-123456"})
+            assert user.status_code == 201
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    names = [span.name for span in spans.get_finished_spans()]
+    assert ("GET /api/v1/lab/hello" in names) is traced
+    if ratio == 0.0 and not traceparent:
+        assert names == []  # the registration's database statements were not traced either
+
+
 # ---- CORS --------------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
@@ -160,28 +161,42 @@ async def test_without_trusted_proxies_forwarded_for_is_ignored(make_settings: C
     assert codes == [200, 429]
 
 
-def _request(peer: str | None, xff: str | None = None) -> Any:
-    headers = {"x-forwarded-for": xff} if xff is not None else {}
-    return SimpleNamespace(client=SimpleNamespace(host=peer) if peer else None, headers=headers)
-
-
 @pytest.mark.parametrize(
     ("peer", "xff", "expected"),
     [
         ("10.0.0.5", "198.51.100.7", "198.51.100.7"),
         ("10.0.0.5", "1.1.1.1, 198.51.100.7, 10.0.0.9", "198.51.100.7"),  # rightmost untrusted hop
-        ("10.0.0.5", "10.0.0.8, 10.0.0.9", "10.0.0.5"),  # every hop is ours: the peer
-        ("10.0.0.5", "", "10.0.0.5"),
+        ("10.0.0.5", "10.0.0.8, 10.0.0.9", "10.0.0.8"),  # every hop is ours: the first proxy was the client
+        ("10.0.0.5", "", "10.0.0.5"),  # nothing usable: the peer
         ("10.0.0.5", "not-an-ip", "not-an-ip"),
-        ("203.0.113.9", "198.51.100.7", "203.0.113.9"),
+        ("203.0.113.9", "198.51.100.7", "203.0.113.9"),  # an untrusted peer's header is not believed
         ("unix-socket", "198.51.100.7", "unix-socket"),
-        (None, "198.51.100.7", "unknown"),
     ],
 )
-def test_client_ip_resolution(settings: Any, make_settings: Callable[..., Any], peer: str | None,
-                              xff: str, expected: str) -> None:
-    limiter = RateLimiter(make_settings(trusted_proxies="10.0.0.0/8"))
-    assert limiter.client_ip(_request(peer, xff)) == expected
+async def test_access_log_and_limiter_see_the_client_the_proxy_reports(
+    make_settings: Callable[..., Any], caplog: pytest.LogCaptureFixture, peer: str, xff: str, expected: str
+) -> None:
+    """REFAPP_TRUSTED_PROXIES goes through uvicorn's ProxyHeadersMiddleware, outside the access log."""
+    app = create_app(make_settings(trusted_proxies="10.0.0.0/8", access_log=True, lab_limit="1/minute"))
+    logger = logging.getLogger("refapp.access")
+    logger.addHandler(caplog.handler)  # the refapp tree does not propagate to the root logger
+    try:
+        async with peer_client(app, peer) as c:
+            with caplog.at_level(logging.INFO, logger="refapp.access"):
+                first = await c.get(LIMITED, headers={"X-Forwarded-For": xff})
+                second = await c.get(LIMITED, headers={"X-Forwarded-For": xff})
+    finally:
+        logger.removeHandler(caplog.handler)
+    clients = [getattr(r, "client", None) for r in caplog.records if r.name == "refapp.access"]
+    assert clients == [expected, expected]
+    assert (first.status_code, second.status_code) == (200, 429)  # one bucket: the resolved client's
+    assert RateLimiter.client_ip(SimpleNamespace(client=None)) == "unknown"  # type: ignore[arg-type]
+
+
+def test_a_malformed_trusted_proxy_is_refused_at_startup(make_settings: Callable[..., Any]) -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6"):
+        make_settings(trusted_proxies="10.0.0.0/8,proxy.example")
+    assert make_settings(trusted_proxies="10.1.2.3/8").trusted_proxies == ["10.0.0.0/8"]
 
 
 # ---- storage failure ----------------------------------------------------------------------------------

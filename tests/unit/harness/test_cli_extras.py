@@ -13,7 +13,7 @@ def _raising(module: str) -> argparse.Namespace:
     def handler(_args: argparse.Namespace) -> int:
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
-    return argparse.Namespace(handler=handler)
+    return argparse.Namespace(handler=handler, command="run")
 
 
 @pytest.mark.parametrize(("module", "extra"), [("locust", "load"), ("schemathesis", "fuzz"),
@@ -30,12 +30,15 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch: pytest.MonkeyP
     assert f"pip install 'fastapi-harness[{extra}]'" in err
 
 
-def test_a_missing_module_that_is_no_extra_is_a_real_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_module_that_is_no_extra_is_still_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     parser = cli.build_parser()
     monkeypatch.setattr(parser, "parse_args", lambda argv: _raising("no_such_module_xyz"))
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    with pytest.raises(ModuleNotFoundError):
-        cli.main(["run"])
+    assert cli.main(["run"]) == exitcodes.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no_such_module_xyz" in err
 
 
 def test_require_raises_for_an_absent_module() -> None:

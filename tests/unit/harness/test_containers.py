@@ -128,7 +128,7 @@ def test_find_mirror_without_sources_is_none(tmp_path: Path) -> None:
 
 def test_default_images_are_the_official_names() -> None:
     postgres, redis = configured_images({})
-    assert (postgres.requested, postgres.resolved) == (DEFAULT_POSTGRES_IMAGE, "postgres:16")
+    assert (postgres.requested, postgres.resolved) == (DEFAULT_POSTGRES_IMAGE, "postgres:15")
     assert (redis.requested, redis.resolved) == (DEFAULT_REDIS_IMAGE, "redis:7")
 
 
@@ -144,8 +144,8 @@ def test_blank_override_keeps_the_default() -> None:
 @pytest.mark.parametrize(
     ("prefix", "image", "expected"),
     [
-        ("", "postgres:16", "postgres:16"),
-        ("mirror.example.org/hub/", "postgres:16", "mirror.example.org/hub/postgres:16"),
+        ("", "postgres:15", "postgres:15"),
+        ("mirror.example.org/hub/", "postgres:15", "mirror.example.org/hub/postgres:15"),
         ("mirror.example.org/hub/", "testcontainers/ryuk:0.8.1", "mirror.example.org/hub/testcontainers/ryuk:0.8.1"),
         ("noslash", "redis:7", "noslashredis:7"),  # testcontainers-python concatenates as is
     ],
@@ -156,8 +156,8 @@ def test_hub_prefix_is_applied_like_testcontainers(prefix: str, image: str, expe
 
 def test_prefix_changes_the_resolved_name_but_not_the_requested_one() -> None:
     postgres, _ = configured_images({"TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX": "reg.example.org/"})
-    assert postgres.requested == "postgres:16"  # what the fixtures pass; testcontainers prefixes it
-    assert postgres.resolved == "reg.example.org/postgres:16"  # what a local build is tagged as
+    assert postgres.requested == "postgres:15"  # what the fixtures pass; testcontainers prefixes it
+    assert postgres.resolved == "reg.example.org/postgres:15"  # what a local build is tagged as
 
 
 def test_base_image_name_is_stable() -> None:
@@ -171,7 +171,7 @@ def test_base_image_name_is_stable() -> None:
 def test_ryuk_is_disabled_when_its_image_is_missing() -> None:
     env = run_env(ryuk_available=False, env={})
     assert env["TESTCONTAINERS_RYUK_DISABLED"] == "true"
-    assert env["HARNESS_POSTGRES_IMAGE"] == "postgres:16"
+    assert env["HARNESS_POSTGRES_IMAGE"] == "postgres:15"
 
 
 def test_ryuk_stays_on_when_available_and_an_explicit_setting_wins() -> None:

@@ -21,6 +21,7 @@ from harness import exitcodes, mainjob
 from harness.cli import main
 from harness.exitcodes import HarnessError
 from harness.mainjob_backend import asyncpg_url, backend_urls
+from harness.progress import RoundStatus, live_line
 from harness.target import load_target
 
 TARGET = load_target(Path(__file__).resolve().parents[3])  # this repository's [tool.harness]
@@ -58,7 +59,8 @@ def healthy(profile: str, *, seed: int = 1, valid: bool = True) -> dict[str, Any
     arms: dict[str, dict[str, Arm]] = {
         "io": {"io_sync": Arm(rps=190, p50_ms=210, noise=0.03, bound_rps=200, bound_kind="thread_pool"),
                "io_async": Arm(rps=850, p50_ms=205, noise=0.03, bound_rps=1000)},
-        "cache": {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=520, noise=0.04)},
+        "cache": {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=900, noise=0.04),
+                  "hello": Arm(rps=1500, noise=0.04)},
         "ratelimit": {"unlimited": Arm(rps=200, noise=0.02),
                       "limited": Arm(rps=198, noise=0.02, rate_limited_fraction=0.75, bound_rps=50,
                                      bound_kind="rate_limit")},
@@ -91,7 +93,8 @@ class StubRunner:
     def measure(self, name: str, options: Any, progress: Callable[[str], None]) -> Path:
         self.calls.append((name, options))
         progress(f"[{name}] stub round 1/1 done")
-        progress(f"[{name}] stub:  1.0s live     123 rps")
+        status = RoundStatus(name, "stub", "round 1/1", 1.0, 123.0)
+        progress(live_line(f"[{name}] stub:  1.0s live     123 rps", status))
         if name in self.fail:
             raise self.fail[name]
         doc = self.docs[name]() if name in self.docs else healthy(name)
@@ -395,6 +398,12 @@ def test_default_gates_pass_a_healthy_matrix(job: Any) -> None:
     ("ratelimit", {"unlimited": Arm(rps=200, noise=0.02),
                    "limited": Arm(rps=200, noise=0.02, rate_limited_fraction=0.0, bound_rps=50,
                                   bound_kind="rate_limit")}),
+    # the cache hit went back to the database: no faster than a miss
+    ("cache", {"uncached": Arm(rps=400, noise=0.04), "cached": Arm(rps=390, noise=0.04),
+               "hello": Arm(rps=1500, noise=0.04)}),
+    # a hit paying a thread hop per dependency: far from the cheapest request
+    ("cache", {"uncached": Arm(rps=100, noise=0.04), "cached": Arm(rps=250, noise=0.04),
+               "hello": Arm(rps=1500, noise=0.04)}),
     # 5% of requests fail
     ("server", {"uvicorn_1": Arm(rps=800, noise=0.04), "gunicorn_2": Arm(rps=800, noise=0.04, error_rate=0.05)}),
 ])
@@ -478,3 +487,31 @@ def test_held_benchmarks_wait_for_the_go_and_a_stop_runs_none(tmp_path: Path) ->
     assert code == 0
     assert path is not None
     assert len(json.loads(path.read_text(encoding="utf-8"))["benchmarks"]) >= 6
+
+
+def test_quiet_prints_no_progress_only_the_summary_and_verdict(job: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, out = job("--only", "io", "--quiet", capsys=capsys)
+    assert code == exitcodes.OK, out
+    assert "[1/1] io" not in out
+    assert "s] " not in out  # no timestamped progress line at all
+    assert "### Main job" in out  # the closing summary stays, as pytest -q keeps its summary
+    assert out.splitlines()[-1].startswith("harness run: pass")
+
+
+def test_force_color_shows_the_live_panel_and_renders_the_summary(job: Any, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    code, _, out = job("--only", "io", capsys=capsys)
+    assert code == exitcodes.OK, out
+    assert "\x1b[" in out  # rich wrote to a "terminal"
+    assert "### Main job" not in out  # Markdown rendered, not dumped
+    assert "Main job" in out
+    assert out.splitlines()[-1].startswith("harness run: pass")
+
+
+def test_verbose_and_quiet_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--quiet", "--verbose"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -68,3 +68,28 @@ def test_arms_need_a_locustfile_and_names(capsys: pytest.CaptureFixture[str]) ->
     assert cli.main(["load", "run"]) == exitcodes.USAGE
     assert cli.main(["load", "run", "-f", "/nonexistent/lf.py", "--arm", "a=http://127.0.0.1:9"]) == exitcodes.USAGE
     assert "no such locustfile" in capsys.readouterr().err
+
+
+
+def test_report_table_renders_the_arms_and_the_verdict() -> None:
+    import io as _io
+
+    from rich.console import Console
+
+    from load.cli import print_report, report_table
+    from tests.utils.results_factory import make_results
+
+    doc = make_results()
+    for summary in doc["summary"].values():  # fields the runner adds and the reports factory leaves out
+        summary.setdefault("generator_cpu_percent_max", 40.0)
+        summary.setdefault("server_cpu_percent_median", 60.0)
+    console = Console(file=_io.StringIO(), width=160, color_system=None)
+    console.print(report_table(doc))
+    rendered = console.file.getvalue()  # type: ignore[attr-defined]
+    plain = _io.StringIO()
+    print_report(doc, plain)
+    for arm in doc["summary"]:
+        assert arm in rendered
+        assert arm in plain.getvalue()
+    assert "validity: valid" in rendered or "validity: INVALID" in rendered
+    assert "|" not in plain.getvalue()  # the plain form stays today's fixed-width text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -57,14 +58,32 @@ def test_delete_event_has_no_item() -> None:
     assert item_service.event("item.deleted", None, 3) == {"event": "item.deleted", "item_id": 3}
 
 
+def _no_session() -> Any:
+    raise AssertionError("a cache hit opened a database session")
+
+
 async def test_cached_hit_for_another_owner_is_not_found() -> None:
     cache = MemoryCache()
-    await cache.set("p:item:3", _item().model_dump_json().encode(), 60)
+    body = _item().model_dump_json().encode()
+    await cache.set("p:item:3", item_service.CachedBody(9, '"3.4"', body).encode(), 60)
     with pytest.raises(NotFound):
-        await item_service.read_cached(None, cache, "p", 60, 1, 3)  # type: ignore[arg-type]  # no DB on a hit
-    item, hit = await item_service.read_cached(None, cache, "p", 60, 9, 3)  # type: ignore[arg-type]
+        await item_service.read_cached(_no_session, cache, "p", 60, 1, 3)
+    entry, hit = await item_service.read_cached(_no_session, cache, "p", 60, 9, 3)
     assert hit is True
-    assert item == _item()
+    assert (entry.body, entry.etag) == (body, '"3.4"')  # the stored bytes, served as they are
+
+
+@pytest.mark.parametrize("raw", [
+    b"{not json", b"", b"v1 9 \"3.4\"", b"v1 9 \"3.4\"\n", b"v1 x \"3.4\"\n{}", b"v2 9 \"3.4\"\n{}",
+    b'{"id": 3, "owner_id": 9}',  # an entry of the older format (the bare JSON body) in a shared Redis
+])
+def test_anything_but_a_whole_entry_decodes_to_none(raw: bytes) -> None:
+    assert item_service.CachedBody.decode(raw) is None
+
+
+def test_entry_round_trip() -> None:
+    entry = item_service.CachedBody(12, '"7.2"', b'{"a":"x\ny"}')
+    assert item_service.CachedBody.decode(entry.encode()) == entry
 
 
 async def test_invalidate_deletes_the_documented_key() -> None:
