@@ -67,6 +67,35 @@ def test_leaks_process():
     Path(os.environ["LEAKED_PID_FILE"]).write_text(str(proc.pid))
 
 
+@pytest.fixture(scope="session")
+def session_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="session-pool")
+    pool.submit(time.sleep, 0).result()  # the pool has a thread before any test uses it
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_session_pool_growing_in_a_test_is_not_the_tests(session_pool):
+    both = threading.Barrier(3)  # two jobs at once: the pool must add a thread during this test
+    jobs = [session_pool.submit(both.wait, 10) for _ in range(2)]
+    both.wait(10)
+    for job in jobs:
+        job.result()
+
+
+POOLS = []
+
+
+def test_leaks_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leaked-pool")
+    pool.submit(time.sleep, 0).result()
+    POOLS.append(pool)
+
+
 SERVERS = []
 
 
@@ -93,15 +122,18 @@ def test_leak_check_fails_exactly_the_leaking_tests(pytester: pytest.Pytester, m
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    result.assert_outcomes(passed=6, errors=3)
+    result.assert_outcomes(passed=8, errors=4)
     errors = "\n".join(line for line in result.outlines if line.startswith("ERROR"))
     assert "test_leaks_thread" in errors
     assert "test_leaks_process" in errors
     assert "test_leaks_port" in errors
+    assert "test_leaks_pool" in errors
     out = result.stdout.str()
     assert "thread 'leaked-thread'" in out
     assert "child process" in out
     assert "sleep 120" in out
     assert "listening socket, port" in out
     assert "session-owned" not in out
+    assert "'leaked-pool" in out
+    assert "session-pool" not in out
     assert "'stopping'" not in out

@@ -81,19 +81,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="module")
 def started_app(bench_loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[Callable[[str], FastAPI]]:
-    """``started_app("full" | "bare")``: an app built with that middleware stack, its lifespan entered."""
+    """``started_app("full" | "bare")``: an app built with that middleware stack, its lifespan entered.
+
+    Both are started here, not on first use: their database threads then belong to this module-scoped
+    fixture and not to whichever benchmark happened to ask first (the suite's leak check holds a test
+    to what it started itself).
+    """
     stack = contextlib.AsyncExitStack()
     apps: dict[str, FastAPI] = {}
-
-    def get(middleware: str) -> FastAPI:
-        if middleware not in apps:
+    try:
+        for middleware in ("full", "bare"):
             tmp = tmp_path_factory.mktemp(f"app-{middleware}")
             app = create_app(bench_settings(tmp, middleware=middleware))
             apps[middleware] = bench_loop.run_until_complete(stack.enter_async_context(_lifespan(app)))
-        return apps[middleware]
-
-    try:
-        yield get
+        yield apps.__getitem__
     finally:
         bench_loop.run_until_complete(stack.aclose())
 

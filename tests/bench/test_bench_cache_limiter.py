@@ -74,6 +74,8 @@ def test_limiter_hit_under_limit(benchmark: Any, bench_loop: asyncio.AbstractEve
         assert state.reset_after_s >= 1
     finally:
         bench_loop.run_until_complete(_close(limiter))
+        # The storage ran blocking calls on the loop's default executor; its threads are this test's.
+        bench_loop.run_until_complete(bench_loop.shutdown_default_executor())
 
 
 async def _close(limiter: RateLimiter) -> None:

@@ -87,7 +87,7 @@ def leaks(before: Snapshot, grace_s: float | None = None) -> list[str]:
     deadline = time.monotonic() + (GRACE_S if grace_s is None else grace_s)
     new_threads = [t for t in threading.enumerate()
                    if t not in before.threads and t is not threading.current_thread()
-                   and not _pooled_by_an_older_loop(t, before)]
+                   and not _pooled_by_an_older_loop(t, before) and not _grown_pool(t, before)]
     for thread in new_threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
     found = [f"thread {t.name!r} (daemon={t.daemon}, target={getattr(t, '_target', None)!r})"
@@ -116,6 +116,28 @@ def _pooled_by_an_older_loop(thread: threading.Thread, before: Snapshot) -> bool
         return False
     loop_thread = getattr(loop, "_thread_id", None)  # asyncio: the ident of the thread running it
     return any(t.ident == loop_thread for t in before.threads if t.is_alive())
+
+
+def _pool_queue(thread: threading.Thread) -> object | None:
+    """The work queue of a ``concurrent.futures.ThreadPoolExecutor`` thread (shared by its pool), else None."""
+    target = getattr(thread, "_target", None)
+    args = getattr(thread, "_args", ())
+    if getattr(target, "__module__", None) != "concurrent.futures.thread" or len(args) < 2:
+        return None
+    return args[1]
+
+
+def _grown_pool(thread: threading.Thread, before: Snapshot) -> bool:
+    """A new thread of a thread pool that already had a thread before the test.
+
+    Such a pool grows on demand, one thread per concurrent job up to its size: an event loop's
+    default executor (``getaddrinfo``, ``to_thread``) of a module-scoped loop adds ``asyncio_1``
+    in whichever test first runs two blocking calls at once. The thread belongs to the pool's
+    owner, a wider fixture. A pool the test created itself has no thread in the baseline and is
+    still checked.
+    """
+    queue = _pool_queue(thread)
+    return queue is not None and any(_pool_queue(t) is queue for t in before.threads if t.is_alive())
 
 
 def _cmdline(pid: int) -> str:
