@@ -106,7 +106,8 @@ def bound_for(spec: Mapping[str, Any] | None, *, users: int) -> dict[str, Any] |
 # -- summaries and comparisons --------------------------------------------------------------------
 
 def measured(rounds: Sequence[Round], arm: str) -> list[Round]:
-    return [r for r in rounds if r["arm"] == arm and not r["warmup"]]
+    """An arm's measured rounds; a round ``excluded`` (a remote worker lost mid-round) is not one."""
+    return [r for r in rounds if r["arm"] == arm and not r["warmup"] and not r.get("excluded")]
 
 
 def accepted_rps(r: Round) -> float:
@@ -210,6 +211,7 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
     saturated = [r for r in rounds if r["saturated"] and not r["warmup"]]
     if saturated:
         reasons.append(SATURATED_REASON)
+    excluded = [r for r in rounds if r.get("excluded") and not r["warmup"]]
     for name, s in summary.items():
         if not s.get("rounds"):
             reasons.append(f"invalid: arm {name} has no measured rounds")
@@ -233,6 +235,9 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
     if saturated:
         notes.append(f"{len(saturated)} measured round(s) with generator CPU >= {SATURATION_CPU_PERCENT:.0f}%: "
                      "add --processes or a bigger generator host")
+    if excluded:
+        notes.append(f"{len(excluded)} measured round(s) left out: " + "; ".join(
+            f"round {r['index']} ({r['arm']}): {r['excluded']}" for r in excluded))
     busy = [r for r in rounds if not r["warmup"] and float(r.get("other_cpu_percent", 0)) >= NOISY_CPU_PERCENT]
     if busy:
         notes.append(f"{len(busy)} measured round(s) shared the machine with other processes using >= "

@@ -6,7 +6,7 @@ import argparse
 import io
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import exitcodes
 from harness.progress import Reporter, add_verbosity
@@ -57,12 +57,72 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--sample-every", type=float, metavar="SECONDS",
                      help="soak experiments: seconds between memory samples (default: the soak's plan)")
     run.add_argument("-o", "--output", type=Path, help="output directory (default reports/runs/<run-id>/<name>/)")
+    dist = run.add_argument_group(
+        "across machines", "Locust's distributed mode: this run is the master, `harness load worker --master "
+        "HOST:PORT` processes (here or on other machines) generate the load (docs/load.md)")
+    dist.add_argument("--master-bind", metavar="HOST:PORT",
+                      help="address the master listens on for workers (0.0.0.0:5557 for other machines)")
+    dist.add_argument("--expect-workers", type=int, metavar="N",
+                      help="wait for N workers before the first round (bounded by --worker-timeout)")
+    dist.add_argument("--min-workers", type=int, metavar="M",
+                      help="go on after losing workers while at least M are left, else stop with exit 3 "
+                           "(default: N, so losing any worker stops the run)")
+    dist.add_argument("--worker-timeout", type=float, default=60.0, metavar="S",
+                      help="seconds to wait for the workers to join (default 60)")
+    dist.add_argument("--remote-target", action="store_true",
+                      help="allow URL arms that are not on this machine's loopback (a service in your cluster); "
+                           "only with --master-bind, since the workers send the load")
     add_verbosity(run, verbose_help="on a terminal, also print the live rps line every second")
     add_target_arguments(run)
     run.set_defaults(handler=_run)
 
+    worker = sub.add_parser(
+        "worker", help="a Locust worker for a `harness load run --master-bind ...` master",
+        description="Connects to the master, receives the locustfile and every round's options from it (Locust's "
+        "`-f -`), and reports its CPU with its heartbeats. Refused, with exit 2, when its harness or Locust "
+        "version differs from the master's. Exits when the master ends the run.",
+        epilog=exitcodes.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--master", required=True, metavar="HOST[:PORT]",
+                        help="the master's address (port default 5557, Locust's)")
+    worker.add_argument("--loglevel", default="WARNING", help="Locust's log level (default WARNING)")
+    worker.set_defaults(handler=_worker)
+
     lst = sub.add_parser("list", help="list the configured experiments")
     lst.set_defaults(handler=_list)
+
+
+def _worker(args: argparse.Namespace) -> NoReturn:
+    import os
+
+    from harness.cli import require
+    from load.cluster import parse_hostport
+
+    require("locust")
+    host, port = parse_hostport(args.master)
+    argv = [sys.executable, "-m", "load.remote_worker", host, str(port), "--loglevel", args.loglevel]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 - this interpreter, fixed module: Locust must be imported first
+
+
+def cluster_options(args: argparse.Namespace) -> Any:
+    """``ClusterOptions`` from the run flags, or None; exit 2 on a partial or inconsistent set."""
+    from load.cluster import ClusterOptions, parse_hostport
+
+    given = [f for f in ("master_bind", "expect_workers", "min_workers") if getattr(args, f) is not None]
+    if not given:
+        if args.remote_target:
+            raise exitcodes.HarnessError("--remote-target goes with --master-bind: only remote workers may "
+                                         "load a service off this machine")
+        return None
+    if args.master_bind is None or args.expect_workers is None:
+        raise exitcodes.HarnessError("--master-bind HOST:PORT and --expect-workers N go together")
+    if args.processes not in (None, 1):
+        raise exitcodes.HarnessError("--processes starts local workers; with --expect-workers the workers are "
+                                     "`harness load worker` processes: give one or the other")
+    host, port = parse_hostport(args.master_bind, flag="--master-bind")
+    return ClusterOptions(host, port, args.expect_workers,
+                          args.min_workers if args.min_workers is not None else args.expect_workers,
+                          args.worker_timeout)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -101,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         raise exitcodes.HarnessError("--round-seconds must be > 0")
     if args.warmup is not None and args.warmup < 0:
         raise exitcodes.HarnessError("--warmup must be >= 0")
+    cluster = cluster_options(args)
     target = target_from_args(args)
     if args.locustfile is not None:
         if args.profile and args.profile in target.experiments:
@@ -127,8 +188,11 @@ def _run(args: argparse.Namespace) -> int:
                       rounds=args.rounds, warmup=args.warmup, processes=args.processes, seed=args.seed,
                       backend=args.backend, database_url=args.database_url, redis_url=args.redis_url,
                       server=args.server, workers=args.workers,
-                      output=cwd_path(args.output) if args.output else None, order=args.order)
+                      output=cwd_path(args.output) if args.output else None, order=args.order, cluster=cluster,
+                      remote_target=args.remote_target)
     if exp.soak is not None:
+        if cluster is not None:
+            raise exitcodes.HarnessError("a soak runs its load generator here; --master-bind is for A/B experiments")
         if args.aa or args.rounds or args.round_seconds:
             raise exitcodes.HarnessError("--aa, --rounds and --round-seconds are for A/B experiments; a soak "
                                          "takes --duration, --warmup and --sample-every")

@@ -49,7 +49,7 @@ from gevent.socket import wait_read
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 OPTION_PREFIX = "HARNESS_"
 DEFAULT_REPORT_INTERVAL_S = 0.25  # workers' stats reports; users_ready reaches the master only with them
-from load import counters  # noqa: E402 - after locust's monkey-patching; registers the counter listeners
+from load import cluster, counters  # noqa: E402 - after locust's monkey-patching; registers the counter listeners
 from load.soakstats import window_percentile  # noqa: E402
 STOP_POLL_INTERVAL_S = 0.05
 logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as Locust does
@@ -148,9 +148,18 @@ class PromptMasterRunner(MasterRunner):
             self.environment.events.test_stop.fire(environment=self.environment)  # type: ignore[no-untyped-call]
 
 
-def create_master_runner(env: Environment, port: int) -> PromptMasterRunner:
+    #: Set by the driver in cluster mode: sees every worker's Locust version (``client_ready``).
+    watch: Any = None
+
+    def handle_message(self, client_id: str, msg: Message) -> None:
+        if msg.type == "client_ready" and self.watch is not None:
+            self.watch.client_ready(client_id, msg.data)
+        super().handle_message(client_id, msg)
+
+
+def create_master_runner(env: Environment, port: int, host: str = "127.0.0.1") -> PromptMasterRunner:
     """``env.create_master_runner`` with ``PromptMasterRunner``, through the same ``Environment`` factory."""
-    return env._create_runner(PromptMasterRunner, master_bind_host="127.0.0.1", master_bind_port=port)
+    return env._create_runner(PromptMasterRunner, master_bind_host=host, master_bind_port=port)
 
 
 class Driver:
@@ -171,7 +180,19 @@ class Driver:
         self.env = Environment(user_classes=self.user_classes, events=locust.events, parsed_options=self.options)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.runner: Runner
-        if self.processes > 1:
+        self.cluster_opts: dict[str, Any] | None = init.get("cluster")
+        self.watch: cluster.ClusterWatch | None = None
+        if self.cluster_opts is not None:
+            # Workers started elsewhere (`harness load worker --master HOST:PORT`) ask this master for
+            # the locustfile (Locust's `-f -`): it serves env.parsed_locustfiles.
+            self.env.parsed_locustfiles = [self.profile]
+            master = create_master_runner(self.env, int(self.cluster_opts["bind_port"]), self.cluster_opts["bind_host"])
+            self.runner = master
+            self.watch = master.watch = cluster.ClusterWatch(master, emit)
+            emit("listening", host=self.cluster_opts["bind_host"], port=int(self.cluster_opts["bind_port"]),
+                 versions=self.watch.mine)
+            self._wait_cluster(int(self.cluster_opts["expect"]), float(self.cluster_opts["timeout_s"]))
+        elif self.processes > 1:
             port = int(init["master_port"])
             self.runner = create_master_runner(self.env, port)
             cmd = [sys.executable, "-m", "load.worker", "-f", self.profile, "--worker", "--master-host", "127.0.0.1",
@@ -185,6 +206,26 @@ class Driver:
         else:
             self.runner = self.env.create_local_runner()
         emit("started", workers=[w.pid for w in self.workers])
+
+    def _wait_cluster(self, expect: int, timeout: float) -> None:
+        """Until ``expect`` harness workers joined (bounded by --worker-timeout); refuses strangers."""
+        watch = self.watch
+        assert watch is not None
+        assert self.cluster_opts is not None
+        port = self.cluster_opts["bind_port"]
+        deadline = time.monotonic() + timeout
+        while True:
+            watch.refuse_silent()
+            live = watch.live()
+            if len(live) >= expect:
+                return
+            if time.monotonic() > deadline:
+                refused = "".join(f"; {m}" for m in watch.refused.values())
+                raise cluster.WorkersLost(
+                    f"{len(live)} of {expect} worker(s) joined within --worker-timeout {timeout:g}s "
+                    f"(start them with `harness load worker --master HOST:{port}`)"
+                    + refused)
+            gevent.sleep(0.1)
 
     def _wait_workers_ready(self, timeout: float) -> None:
         runner: Any = self.runner
@@ -200,9 +241,33 @@ class Driver:
                 setattr(self.options, key, value)
                 self._option_keys.add(key)
 
+    def _round_workers(self) -> list[str]:
+        """The workers this round runs on; strangers refused, the lost ones out of Locust's list."""
+        watch, opts = self.watch, self.cluster_opts
+        assert watch is not None
+        assert opts is not None
+        watch.refuse_silent()
+        grace = time.monotonic() + cluster.HELLO_GRACE_S + 1.0  # a worker mid-handshake gets its answer
+        while watch.unaccepted() and time.monotonic() < grace:
+            gevent.sleep(0.1)
+            watch.refuse_silent()
+        ids = watch.live()
+        watch.retire([c for c in watch.accepted if c not in ids])
+        if len(ids) < int(opts["min"]):
+            raise cluster.WorkersLost(f"only {len(ids)} worker(s) left, fewer than --min-workers {opts['min']}")
+        return ids
+
+    def _lost(self, ids: list[str]) -> list[str]:
+        assert self.watch is not None
+        live = set(self.watch.live())
+        return [c for c in ids if c not in live]
+
     def round(self, cmd: dict[str, Any]) -> None:
         users = int(cmd["users"])
-        if self.processes > 1:
+        ids: list[str] = []
+        if self.watch is not None:
+            ids = self._round_workers()
+        elif self.processes > 1:
             self._wait_workers_ready(float(cmd.get("ready_timeout_s", 60)))
         self._apply_options(cmd.get("options", {}))
         self.env.host = cmd["host"]
@@ -212,11 +277,18 @@ class Driver:
         self.runner.exceptions = {}
         self.runner.cpu_warning_emitted = False
         self.runner.start(users, spawn_rate=float(cmd.get("spawn_rate") or users))
-        wait_until(lambda: counters.COUNTERS[counters.READY] >= users, float(cmd.get("ready_timeout_s", 60)),
-                   f"{users} users to finish on_start", self.runner)
-        gevent.sleep(float(cmd.get("settle_s", 0.5)))
+        lost: list[str] = []
+
+        def ready() -> bool:
+            nonlocal lost
+            lost = self._lost(ids) if ids else []
+            return bool(lost) or counters.COUNTERS[counters.READY] >= users
+
+        wait_until(ready, float(cmd.get("ready_timeout_s", 60)), f"{users} users to finish on_start", self.runner)
+        if not lost:
+            gevent.sleep(float(cmd.get("settle_s", 0.5)))
         emit("ready", users=users)
-        seconds = float(cmd["seconds"])
+        seconds = 0.0 if lost else float(cmd["seconds"])
         emit("measure_start")
         self.env.stats.reset_all()
         counters.reset_counters()
@@ -224,6 +296,8 @@ class Driver:
         last_n, last_t = 0, t0
         last_times: dict[int, int] = {}
         while (now := time.monotonic()) - t0 < seconds:
+            if ids and (lost := self._lost(ids)):
+                break  # the round is invalid anyway: don't spend the rest of it
             gevent.sleep(min(1.0, max(0.01, seconds - (now - t0))))
             now = time.monotonic()
             total = self.env.stats.total
@@ -239,6 +313,9 @@ class Driver:
         result["duration_s"] = duration
         result["locust_cpu_warning"] = bool(getattr(runner, "cpu_warning_emitted", False)
                                             or getattr(runner, "worker_cpu_warning_emitted", False))
+        t_end = t0 + duration
+        if self.watch is not None:
+            self.watch.retire(self._lost(ids))  # stop() waits for users to stop: a dead worker's never will
         before = dict(counters.COUNTERS)
         # Locust's test_stop listeners run in stop(): what they count (a profile checking what the round
         # left behind, e.g. that every job it enqueued finished) belongs to this round's result.
@@ -246,6 +323,21 @@ class Driver:
         for key, value in counters.COUNTERS.items():
             if key not in counters.PERSISTENT and value != before.get(key, 0):
                 result["counters"][key] = result["counters"].get(key, 0) + value - before.get(key, 0)
+        if self.watch is not None:
+            # Every worker of the round must prove it outlived the window with a later heartbeat (one a
+            # second), so a worker killed in the last seconds invalidates this round, not the next.
+            watch = self.watch
+            deadline = time.monotonic() + cluster.STALE_HEARTBEAT_S
+            while time.monotonic() < deadline and watch.silent_since(t_end, ids):
+                gevent.sleep(0.05)
+            lost = sorted(set(lost) | set(watch.silent_since(t_end, ids)) | set(self._lost(ids)))
+            hosts = watch.hosts()
+            cpu = watch.cpu_between(t0, t_end, ids)
+            result["workers"] = {c: {"cpu_percent": cpu[c], "host": hosts.get(c), "lost": c in lost} for c in ids}
+            result["workers_lost"] = lost
+            result["workers_joined"] = sorted(set(watch.live()) - set(ids))
+            watch.retire(lost)
+            result["workers_live"] = len([c for c in watch.live() if c not in lost])
         emit("result", **result)
         emit("round_done")
 
@@ -296,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
             if cmd.get("cmd") == "round":
                 driver.round(cmd)
         return 0
+    except cluster.WorkersLost as exc:  # not a crash: the run stops with exit 3 and this message
+        emit("error", message=str(exc))
+        return 1
     except Exception as exc:  # reported to the runner, which turns it into an invalid run
         emit("error", message=f"{type(exc).__name__}: {exc}")
         logging.exception("driver failed")

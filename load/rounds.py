@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,13 @@ from harness.server import free_port
 LOOPBACK_PREFIXES = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
 
 IDLE_TIMEOUT_S = 3600.0
+#: The driver's cluster events (load.cluster), as progress lines.
+CLUSTER_EVENTS = {
+    "listening": "Locust master listening on {host}:{port} (harness {versions[harness]}, Locust "
+                 "{versions[locust]}); waiting for workers",
+    "worker_joined": "worker {worker} joined ({workers} live)",
+    "worker_refused": "{message}",
+}
 
 
 class RoundError(exitcodes.HarnessError):
@@ -102,6 +110,7 @@ class RoundSpec:
     options: Mapping[str, str] = field(default_factory=dict)  # HARNESS_* options of the arm
     ready_timeout_s: float = 60.0
     settle_s: float = 0.5
+    remote_ok: bool = False  # --remote-target: a URL arm off this machine, loaded by remote workers
 
     def command(self) -> str:
         return json.dumps({"cmd": "round", "host": self.host, "users": self.users, "seconds": self.seconds,
@@ -120,6 +129,18 @@ def _reader(stream: IO[str], q: queue.Queue[dict[str, Any] | None]) -> None:
     q.put(None)
 
 
+def generator_cpu(local: Mapping[int, float], workers: Mapping[str, Mapping[str, Any]]) -> tuple[float, float, float]:
+    """(busiest process, sum, remote workers' sum on this host) in percent of one core.
+
+    Local processes are measured here; remote workers report theirs with their heartbeats
+    (``load.cluster``). The busiest one decides saturation: one saturated worker is enough.
+    """
+    remote = [float(w["cpu_percent"]) for w in workers.values() if w.get("cpu_percent") is not None]
+    here = socket.gethostname()
+    on_this_host = sum(float(w["cpu_percent"] or 0.0) for w in workers.values() if w.get("host") == here)
+    return max([*local.values(), *remote], default=0.0), sum(local.values()) + sum(remote), on_this_host
+
+
 class LoadDriver:
     """One long-lived ``load.driver`` process (plus its Locust workers) for one profile.
 
@@ -128,9 +149,15 @@ class LoadDriver:
     """
 
     def __init__(self, profile: Path, *, processes: int = 1, log_path: Path, start_timeout_s: float = 120.0,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, cluster: Mapping[str, Any] | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.profile, self.processes, self.log_path, self.cwd = profile, processes, log_path, cwd
+        # cluster: load.cluster.ClusterOptions.as_init(); the driver is then a master for remote workers.
+        self.cluster = dict(cluster) if cluster is not None else None
+        self.notify = notify or (lambda _line: None)
         self.start_timeout_s = start_timeout_s
+        if self.cluster is not None:  # waiting for the workers is part of starting
+            self.start_timeout_s = max(start_timeout_s, float(self.cluster["timeout_s"]) + 60.0)
         self._proc: subprocess.Popen[str] | None = None
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
@@ -147,7 +174,7 @@ class LoadDriver:
         # first round; the idle timeout only guards against a lost parent (whose exit closes stdin).
         init = json.dumps({"profile": str(self.profile), "processes": self.processes,
                            "master_port": free_port() if self.processes > 1 else None,
-                           "idle_timeout_s": IDLE_TIMEOUT_S})
+                           "idle_timeout_s": IDLE_TIMEOUT_S, "cluster": self.cluster})
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen([sys.executable, "-m", "load.driver", init],  # noqa: S603
                                           cwd=self.cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -173,8 +200,12 @@ class LoadDriver:
             if event is None:
                 code = self._proc.poll() if self._proc else None
                 raise RoundError(f"load driver exited ({code}) while waiting for {what}; see {self.log_path}")
-            if event.get("event") == "error":
+            kind = event.get("event")
+            if kind == "error":
                 raise RoundError(f"load driver failed: {event.get('message')} (log: {self.log_path})")
+            if kind in CLUSTER_EVENTS:
+                self.notify(CLUSTER_EVENTS[kind].format(**event))
+                continue
             return event
 
     def _expect(self, kind: str, timeout: float) -> dict[str, Any]:
@@ -189,7 +220,7 @@ class LoadDriver:
     def run(self, spec: RoundSpec, *, server_pids: Callable[[], list[int]],
             on_progress: Callable[[Mapping[str, Any]], None] | None = None) -> dict[str, Any]:
         """Run one round; returns the driver's ``result`` plus CPU/RSS measurements."""
-        if not spec.host.startswith(LOOPBACK_PREFIXES):
+        if not spec.remote_ok and not spec.host.startswith(LOOPBACK_PREFIXES):
             raise exitcodes.HarnessError(f"refusing to load a non-loopback target: {spec.host} "
                                          "(load is only ever sent to this machine)")
         if self._proc is None or self._proc.poll() is not None or self._proc.stdin is None:
@@ -226,13 +257,16 @@ class LoadDriver:
         if result is None:
             raise RoundError(f"load driver finished a round without a result; see {self.log_path}")
         result["generator_cpu_by_pid"] = {str(k): round(v, 1) for k, v in gen_cpu.items()}
-        result["generator_cpu_percent"] = max(gen_cpu.values(), default=0.0)
-        result["generator_cpu_percent_total"] = sum(gen_cpu.values())
+        # Remote workers' CPU comes from their heartbeats (load.cluster); the busiest process counts.
+        busiest, total, local_workers = generator_cpu(gen_cpu, result.get("workers", {}))
+        result["generator_cpu_percent"] = busiest
+        result["generator_cpu_percent_total"] = total
         result["server_cpu_percent"] = sum(srv_cpu.values())
         result["server_rss_mb"] = rss_max
         # Whatever else ran on the machine meanwhile (noisy neighbours skew every figure).
         result["machine_cpu_percent"] = machine_pct
-        result["other_cpu_percent"] = max(0.0, machine_pct - sum(gen_cpu.values()) - sum(srv_cpu.values()))
+        result["other_cpu_percent"] = max(0.0, machine_pct - sum(gen_cpu.values()) - local_workers
+                                          - sum(srv_cpu.values()))
         return result
 
     def close(self) -> None:

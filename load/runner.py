@@ -33,6 +33,7 @@ from harness import exitcodes
 from harness.progress import RoundStatus, live_line
 from harness.target import Target
 from load import analysis
+from load.cluster import ClusterOptions
 from load.experiment import Arm, Experiment, OrderKind, aa_variant, round_order
 from load.fingerprint import fingerprint
 from load.rounds import LoadDriver, RoundSpec
@@ -66,6 +67,8 @@ class RunOptions:
     order: OrderKind = "abba"
     spawn_rate: float | None = None
     server_env: Mapping[str, str] = field(default_factory=dict)  # extra env for every server
+    cluster: ClusterOptions | None = None  # remote workers (`harness load worker`) instead of local processes
+    remote_target: bool = False  # URL arms off this machine (only with cluster: the workers send the load)
 
     def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
@@ -157,7 +160,21 @@ def round_doc(index: int, arm: str, warmup: bool, started_at: str, res: Mapping[
         "other_cpu_percent": round(float(res.get("other_cpu_percent", 0.0)), 1),
         "locust_cpu_warning": bool(res.get("locust_cpu_warning")),
         "by_name": res["by_name"], "counters": counters, "error_samples": res.get("errors", {}),
+        **cluster_fields(res),
     }
+
+
+def cluster_fields(res: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-worker CPU, and the exclusion of a round whose set of workers changed while it ran."""
+    if "workers" not in res:
+        return {}
+    out: dict[str, Any] = {"workers": res["workers"], "workers_lost": list(res.get("workers_lost", [])),
+                           "workers_live": int(res.get("workers_live", 0))}
+    changed = [f"worker {w} lost" for w in res.get("workers_lost", [])]
+    changed += [f"worker {w} joined" for w in res.get("workers_joined", [])]
+    if changed:
+        out["excluded"] = "invalid round: " + ", ".join(changed) + " during the round"
+    return out
 
 
 class DriverPool(contextlib.ExitStack):
@@ -166,9 +183,9 @@ class DriverPool(contextlib.ExitStack):
     processes) reuse one tree, since every round sets its own options and resets the stats anyway.
     Closing the pool stops them all."""
 
-    def __init__(self, log_dir: Path, cwd: Path | None = None) -> None:
+    def __init__(self, log_dir: Path, cwd: Path | None = None, cluster: ClusterOptions | None = None) -> None:
         super().__init__()
-        self.log_dir, self.cwd = log_dir, cwd
+        self.log_dir, self.cwd, self.cluster = log_dir, cwd, cluster
         self._lock = threading.Lock()
         self._drivers: dict[tuple[Path, int], Future[LoadDriver]] = {}
 
@@ -183,7 +200,9 @@ class DriverPool(contextlib.ExitStack):
         if owner:
             progress(f"[{label}] starting Locust ({processes} process(es)) for {profile.stem}.py ...")
             name = f"locust-{profile.stem}.log" if processes == 1 else f"locust-{profile.stem}-{processes}procs.log"
-            driver = LoadDriver(profile, processes=processes, log_path=self.log_dir / name, cwd=self.cwd)
+            driver = LoadDriver(profile, processes=processes, log_path=self.log_dir / name, cwd=self.cwd,
+                                cluster=self.cluster.as_init() if self.cluster else None,
+                                notify=lambda line: progress(f"[{label}] {line}"))
             with self._lock:
                 self.callback(driver.close)
             try:
@@ -220,6 +239,14 @@ class ExperimentRun(contextlib.ExitStack):
         processes = opts.processes if opts.processes is not None else exp.generator_processes
         if processes < 1:
             raise exitcodes.HarnessError("--processes must be >= 1")
+        if opts.cluster is not None:
+            if opts.processes not in (None, 1):
+                raise exitcodes.HarnessError("--processes starts local workers; with --expect-workers the "
+                                             "workers are `harness load worker` processes: give one or the other")
+            if len({a.locustfile for a in exp.arms}) > 1:
+                raise exitcodes.HarnessError(f"experiment {name}: its arms use several locustfiles; remote workers "
+                                             "serve one master, so --master-bind needs a single locustfile")
+            processes = 1
         self.name, self.exp, self.target, self.progress = name, exp, target, serialized(progress)
         self.opts = dataclasses.replace(opts, processes=processes)
         self.r = self.opts.resolved(exp.plan)
@@ -236,7 +263,8 @@ class ExperimentRun(contextlib.ExitStack):
         """Servers (after the one-off migration) and one Locust process tree per profile, concurrently."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.pool is None:
-            self.pool = self.enter_context(DriverPool(self.out / "logs", cwd=self.target.root))
+            self.pool = self.enter_context(DriverPool(self.out / "logs", cwd=self.target.root,
+                                                      cluster=self.opts.cluster))
         self.servers = self.enter_context(ServerSet(self.exp, self.target, self.opts, self.out, self.progress,
                                                     self.schema))
         profiles = list(dict.fromkeys(a.locustfile for a in self.exp.arms))
@@ -279,7 +307,8 @@ class ExperimentRun(contextlib.ExitStack):
             label = "warm-up" if warm else f"round {counts[arm_name]}/{r['rounds']}"
             spec = RoundSpec(host=target.base_url, users=users, seconds=r["warmup"] if warm else r["round_seconds"],
                              spawn_rate=opts.spawn_rate, settle_s=settle_after(previous, last_by_arm.get(arm_name)),
-                             options=profile_env(arm, opts, target.options))
+                             options=profile_env(arm, opts, target.options),
+                             remote_ok=opts.remote_target and arm.url is not None)
             started_at = dt.datetime.now(dt.UTC).isoformat()
             prefix = f"[{name}] {arm_name} {label}"
 
@@ -294,9 +323,18 @@ class ExperimentRun(contextlib.ExitStack):
             rounds.append(doc)
             previous = last_by_arm[arm_name] = doc
             flag = "  SATURATED" if doc["saturated"] else ""
+            if doc.get("excluded"):
+                flag += f"  EXCLUDED ({doc['excluded']})"
+            if "workers" in doc:
+                flag += "  workers CPU " + ", ".join("-" if w["cpu_percent"] is None else f"{w['cpu_percent']:.0f}%"
+                                                     for w in doc["workers"].values())
             progress(f"[{name}] {arm_name} {label} done: {doc['rps']:.0f} rps, p95 {doc['p95_ms']} ms, "
                      f"errors {doc['errors']}, 429 {doc['rate_limited']}, gen CPU {doc['generator_cpu_percent']:.0f}%, "
                      f"server CPU {doc['server_cpu_percent']:.0f}%, other {doc['other_cpu_percent']:.0f}%{flag}")
+            if opts.cluster is not None and doc.get("workers_lost") and doc["workers_live"] < opts.cluster.min_workers:
+                raise exitcodes.HarnessError(
+                    f"[{name}] lost worker(s) {', '.join(doc['workers_lost'])}: {doc['workers_live']} left, fewer "
+                    f"than --min-workers {opts.cluster.min_workers}; stopping the run", exitcodes.INVALID_RUN)
         doc = assemble(self.run_id, name, exp, opts, users, r, order, arm_docs, rounds, self.target)
         doc["elapsed_s"] = round(time.monotonic() - started, 1)
         if write:
@@ -341,7 +379,11 @@ def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: i
                    "quick": opts.quick, "aa": opts.aa, "plan": plan.as_dict(),
                    "order": order, "order_method": opts.order,
                    "server": opts.server or (target.serve.kind if target else None),
-                   "per_user_rps": exp.per_user_rps},
+                   "per_user_rps": exp.per_user_rps,
+                   **({"cluster": {"master_bind": f"{opts.cluster.bind_host}:{opts.cluster.bind_port}",
+                                   "expect_workers": opts.cluster.expect_workers,
+                                   "min_workers": opts.cluster.min_workers,
+                                   "worker_timeout_s": opts.cluster.worker_timeout_s}} if opts.cluster else {})},
         "arms": arm_docs, "rounds": rounds, "summary": summary, "comparisons": comparisons,
         "validity": validity, "checks": {**dict.fromkeys(exp.checks, 0.0), **analysis.aggregate_checks(rounds)},
     }

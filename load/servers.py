@@ -115,11 +115,13 @@ def run_setup(target: Target, command: str, url: str, seed: int, log_path: Path)
     return {f"HARNESS_{str(k).upper()}": str(v) for k, v in data.items()}
 
 
-def check_url(name: str, url: str, timeout_s: float = 5.0) -> None:
-    """A URL arm must answer (any HTTP status) before minutes of load are planned around it."""
+def check_url(name: str, url: str, timeout_s: float = 5.0, *, remote_ok: bool = False) -> None:
+    """A URL arm must answer (any HTTP status) before minutes of load are planned around it.
+
+    ``remote_ok`` (``--remote-target``, only with remote workers): a service off this machine."""
     from load.rounds import LOOPBACK_PREFIXES
 
-    if not url.startswith(LOOPBACK_PREFIXES):
+    if not remote_ok and not url.startswith(LOOPBACK_PREFIXES):
         raise exitcodes.HarnessError(f"arm {name}: {url} is not a loopback URL; load is only ever sent to "
                                      f"this machine ({', '.join(LOOPBACK_PREFIXES)}...)")
     try:
@@ -256,7 +258,7 @@ class ServerSet(contextlib.ExitStack):
         url_arms = [a for a in self.exp.arms if a.url is not None]
         for arm in url_arms:
             assert arm.url is not None
-            check_url(arm.name, arm.url)
+            check_url(arm.name, arm.url, remote_ok=self.opts.remote_target)
             self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
         if len(url_arms) == len(self.exp.arms):
             return
