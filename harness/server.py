@@ -286,19 +286,19 @@ class ServerProcess:
             return
         # start_new_session=True made the server the leader of its own group: pgid == pid.
         pgid = proc.pid
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         try:
             proc.wait(timeout=self.config.stop_timeout_s)
         except subprocess.TimeoutExpired:
             self._write_log("did not stop after SIGTERM; sending SIGKILL")
         # Kill whatever is left in the group (workers that outlived their master, too).
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5.0)
         self._write_log(f"stopped (exit {proc.returncode})")
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+def signal_group(pgid: int, sig: signal.Signals) -> None:
     if pgid == os.getpgrp():  # never our own group
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -42,6 +42,8 @@ class Serve(_Model):
     command: str | None = None
     #: ``kind = "gunicorn"``: an optional gunicorn config file (else uvicorn workers, no config).
     gunicorn_conf: Path | None = None
+    #: ``[tool.harness.processes]`` that ``harness serve --with-worker`` starts next to the app (default: all).
+    processes: list[str] | None = None
 
     @model_validator(mode="after")
     def _command_needs_template(self) -> Serve:
@@ -84,6 +86,8 @@ class ArmSpec(_Model):
     url: str | None = None
     bound: Bound | None = None
     locustfile: Path | None = None  # default: the experiment's
+    #: ``[tool.harness.processes]`` started next to this arm's server, with the server's env.
+    processes: list[str] = Field(default_factory=list)
 
 
 class Plan(_Model):
@@ -161,6 +165,17 @@ class Service(_Model):
     env: dict[str, str] = Field(default_factory=dict)
 
 
+class Process(_Model):
+    """A companion process with no HTTP surface of its own (a queue worker, a monitor).
+
+    It runs with the env of the server it accompanies, so both agree on the database and the queue.
+    """
+
+    command: str  # placeholders: {python}
+    env: dict[str, str] = Field(default_factory=dict)  # over the server's env
+    description: str = ""
+
+
 class FuzzAuth(_Model):
     #: Static headers sent with every request.
     headers: dict[str, str] = Field(default_factory=dict)
@@ -234,6 +249,7 @@ class Target(_Model):
     benchmarks: str | None = None  # a pytest path of microbenchmarks the main job runs (optional)
     fuzz: Fuzz = Fuzz()
     services: dict[str, Service] = Field(default_factory=dict)
+    processes: dict[str, Process] = Field(default_factory=dict)
     backend: Backend = Backend()
     experiments: dict[str, ExperimentSpec] = Field(default_factory=dict)
     matrix: list[str] | None = None  # `harness run`'s experiments (default: all, in order)
@@ -260,6 +276,12 @@ class Target(_Model):
         chosen = self.compare.experiment
         if chosen is not None and chosen not in self.experiments:
             raise ValueError(f"compare.experiment names unknown experiment {chosen!r}")
+        named = [*(self.serve.processes or ()),
+                 *(p for exp in self.experiments.values() for arm in exp.arms for p in arm.processes)]
+        missing = sorted({p for p in named if p not in self.processes})
+        if missing:
+            raise ValueError(f"unknown process(es) {', '.join(missing)}; [tool.harness.processes] declares "
+                             f"{', '.join(self.processes) or 'none'}")
         return self
 
     def require_app(self) -> str:

@@ -316,7 +316,13 @@ class Driver:
         t_end = t0 + duration
         if self.watch is not None:
             self.watch.retire(self._lost(ids))  # stop() waits for users to stop: a dead worker's never will
+        before = dict(counters.COUNTERS)
+        # Locust's test_stop listeners run in stop(): what they count (a profile checking what the round
+        # left behind, e.g. that every job it enqueued finished) belongs to this round's result.
         self.runner.stop()
+        for key, value in counters.COUNTERS.items():
+            if key not in counters.PERSISTENT and value != before.get(key, 0):
+                result["counters"][key] = result["counters"].get(key, 0) + value - before.get(key, 0)
         if self.watch is not None:
             # Every worker of the round must prove it outlived the window with a later heartbeat (one a
             # second), so a worker killed in the last seconds invalidates this round, not the next.

@@ -36,6 +36,7 @@ class Arm:
     workers: int | None = None  # None: the run's --workers
     bound: Mapping[str, Any] | None = None  # harness.target.Bound as a dict
     url: str | None = None  # a running service: no server to start
+    processes: tuple[str, ...] = ()  # companion processes (``[tool.harness.processes]``) next to its server
 
     @property
     def profile(self) -> str:
@@ -73,7 +74,8 @@ def from_spec(name: str, spec: ExperimentSpec) -> Experiment:
         shared["HARNESS_PER_USER_RPS"] = str(spec.per_user_rps)
     arms = tuple(
         Arm(a.name, a.locustfile or spec.locustfile, a.description, {**shared, **option_env(a.options)},
-            dict(a.env), a.server, a.workers, a.bound.model_dump(exclude_none=True) if a.bound else None, a.url)
+            dict(a.env), a.server, a.workers, a.bound.model_dump(exclude_none=True) if a.bound else None, a.url,
+            tuple(a.processes))
         for a in spec.arms)
     return Experiment(name, spec.description, arms, users=spec.users, setup=spec.setup, aa_arm=spec.aa_arm,
                       per_user_rps=spec.per_user_rps, app_env=dict(spec.env), checks=tuple(spec.checks),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from harness import exitcodes
+from harness.companion import CompanionProcess
 from harness.server import ServerConfig, ServerProcess, build_env, run_migrations
 from harness.target import Target, expand_env, run_token
 from load.experiment import Experiment, server_key
@@ -174,12 +175,15 @@ class ArmServer:
     base_url: str
     options: dict[str, str]  # locust options from the setup command
     kind: tuple[str, int, dict[str, str]]  # (server, workers, app env of the arm)
+    #: Companion processes of the arm (a queue worker): part of what the arm costs and of what must stay up.
+    companions: tuple[CompanionProcess, ...] = ()
 
     def pids(self) -> list[int]:
-        return self.server.all_pids() if self.server is not None else []
+        own = self.server.all_pids() if self.server is not None else []
+        return own + [pid for c in self.companions for pid in c.pids()]
 
     def alive(self) -> bool:
-        return self.server is None or self.server.alive()
+        return (self.server is None or self.server.alive()) and all(c.alive() for c in self.companions)
 
 
 class ServerSet(contextlib.ExitStack):
@@ -212,8 +216,25 @@ class ServerSet(contextlib.ExitStack):
             env[url_env] = srv.base_url
         return env
 
-    def _start_one(self, n: int, key: ServerKey, arm_name: str, env: dict[str, str]) -> tuple[
-            ServerProcess, dict[str, str]]:
+    def _start_companions(self, n: int, names: tuple[str, ...], env: dict[str, str]) -> tuple[
+            CompanionProcess, ...]:
+        """The server's companion processes, with its env (same database, same queue)."""
+        started = []
+        for name in names:
+            spec = self.target.processes[name]
+            proc = CompanionProcess(name, self.target.command(spec.command),
+                                    env=build_env({**env, **spec.env}, passthrough=tuple(self.target.env_passthrough)),
+                                    cwd=self.target.app_dir, log_path=self.out / "logs" / f"process-{name}-s{n}.log")
+            with self._lock:
+                self.callback(proc.stop)
+            proc.start()
+            self.progress(f"[{self.exp.name}] process {name} started (pid {proc.pid}) next to server s{n}")
+            started.append(proc)
+        return tuple(started)
+
+    def _start_one(self, n: int, key: ServerKey, arm_name: str, env: dict[str, str],
+                   processes: tuple[str, ...] = ()) -> tuple[ServerProcess, dict[str, str], tuple[
+                       CompanionProcess, ...]]:
         kind, workers, _ = key
         workdir = self.out / "servers" / f"s{n}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -223,11 +244,14 @@ class ServerSet(contextlib.ExitStack):
                             log_path=self.out / "logs" / f"server-s{n}.log")
         self.progress(f"[{self.exp.name}] starting {kind} ({workers} worker(s)) for arm {arm_name} ...")
         self._enter(srv)
+        companions = self._start_companions(n, processes, env)
         options = (run_setup(self.target, self.exp.setup, srv.base_url, self.opts.seed, srv.log_path)
                    if self.exp.setup else {})
+        for proc in companions:
+            proc.check()  # a worker that died on start-up (a bad broker URL) is an invalid run, now
         self.progress(f"[{self.exp.name}] {kind} ready at {srv.base_url} (pid {srv.pid}) for arm {arm_name}"
                       + (", set up" if self.exp.setup else ""))
-        return srv, options
+        return srv, options, companions
 
     def start_all(self, *, concurrency: int = 4) -> None:
         """Migrate (once), then start every distinct server concurrently; raises the first failure."""
@@ -245,13 +269,17 @@ class ServerSet(contextlib.ExitStack):
         key_by_arm = {arm.name: server_key(arm, default_server, default_workers, self.exp.app_env)
                       for arm in self.exp.arms if arm.url is None}
         first_arm: dict[ServerKey, str] = {}  # one server per key, named after the first arm using it
+        processes: dict[ServerKey, tuple[str, ...]] = {}  # every arm's companions, once per server
+        arms = {a.name: a for a in self.exp.arms}
         for name, key in key_by_arm.items():
             first_arm.setdefault(key, name)
+            processes[key] = tuple(dict.fromkeys((*processes.get(key, ()), *arms[name].processes)))
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(first_arm)))) as pool:
             # key[2] is the server's app env: the experiment's, then the arm's
-            futures = {key: pool.submit(self._start_one, n, key, name, {**services, **dict(key[2])})
+            futures = {key: pool.submit(self._start_one, n, key, name, {**services, **dict(key[2])},
+                                        processes[key])
                        for n, (key, name) in enumerate(first_arm.items())}
             started = {key: f.result() for key, f in futures.items()}
         for name, key in key_by_arm.items():
-            srv, options = started[key]
-            self.by_arm[name] = ArmServer(srv, srv.base_url, options, (key[0], key[1], dict(key[2])))
+            srv, options, companions = started[key]
+            self.by_arm[name] = ArmServer(srv, srv.base_url, options, (key[0], key[1], dict(key[2])), companions)

@@ -43,6 +43,7 @@ from reference_app.core.telemetry import (
 )
 from reference_app.models import Base
 from reference_app.services.bootstrap import seed_admin
+from reference_app.services.jobs_celery import create_celery
 from reference_app.services.pricing_client import build_pricing_client
 from reference_app.services.pubsub import Hub
 
@@ -134,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings)
     app.state.principals = PrincipalCache(settings.principal_cache_ttl_s)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
+    app.state.celery = None
+    if settings.jobs_backend == "celery":
+        app.state.celery = create_celery(settings)
     install_error_handlers(app)
     provider = build_tracer_provider(settings) if "tracing" in settings.middleware_layers else None
     if provider is not None:

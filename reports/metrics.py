@@ -68,6 +68,7 @@ METRICS: dict[str, Metric] = {
     )
 }
 
+COUNTER_PREFIX = "counters."
 ALIASES: dict[str, str] = {
     "med": "p50",
     "median": "p50",
@@ -88,9 +89,13 @@ def resolve(name: str) -> Metric:
     if m:
         key = "p" + m.group(1).replace(".", "")
     key = ALIASES.get(key, key)
+    if key.startswith(COUNTER_PREFIX) and len(key) > len(COUNTER_PREFIX):
+        # A locustfile's own counter (``count("jobs_lost")`` in the profile): summed over measured rounds.
+        return Metric(key, "count", False, False, False, "a profile counter, summed over measured rounds")
     if key not in METRICS:
         raise KeyError(
-            f"unknown metric {name!r}; known: {', '.join(METRICS)} (k6 aliases: p(95), med, http_req_failed, http_reqs)"
+            f"unknown metric {name!r}; known: {', '.join(METRICS)}, {COUNTER_PREFIX}NAME "
+            "(k6 aliases: p(95), med, http_req_failed, http_reqs)"
         )
     return METRICS[key]
 
@@ -130,6 +135,9 @@ def _aggregate(values: list[float], how: Aggregate) -> float:
 
 
 def _sum(rounds: list[Json], field: str, request: str | None) -> int:
+    if field.startswith(COUNTER_PREFIX):
+        name = field.removeprefix(COUNTER_PREFIX)
+        return sum(int((r.get("counters") or {}).get(name) or 0) for r in rounds)
     if request is None:
         return sum(int(r.get(field) or 0) for r in rounds)
     sub = "failures" if field == "errors" else field

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
 
+    # Jobs: in-process BackgroundTasks (lost if the process dies) or a Celery worker (docs/jobs.md).
+    jobs_backend: Literal["background", "celery"] = "background"
+    # Celery's broker; unset: REFAPP_REDIS_URL, else kombu's SQLAlchemy transport on a SQLite file in
+    # storage_dir (no server needed, so the embedded default runs the celery arm too).
+    jobs_broker_url: str | None = None
+    # Redis transport: an unacknowledged job (its worker killed mid-job) is redelivered after this long.
+    jobs_visibility_timeout_s: int = Field(default=3600, ge=1, le=86_400)
+    # Simulated work per job (ms of asyncio.sleep while running): long jobs for experiments and fault tests.
+    jobs_work_ms: int = Field(default=0, ge=0, le=600_000)
+    # Finished jobs kept per owner (older ones pruned on create); the jobs experiment checks every job it made.
+    jobs_keep_finished: int = Field(default=100, ge=1, le=10_000_000)
+
     # Auth.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
@@ -195,6 +207,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_url(self) -> str:
+        if self.jobs_broker_url:
+            return self.jobs_broker_url
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{self.storage_dir}/celery-broker.sqlite"
 
     @property
     def cache_key_prefix(self) -> str:

@@ -37,3 +37,5 @@ class JobPublic(OutputModel):
     error: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
+    #: Times the outcome was recorded: 0 until finished, then 1; more would be a job that took effect twice.
+    completions: int = Field(default=0, ge=0)

@@ -9,12 +9,13 @@ past ``MAX_FINISHED_PER_OWNER`` (pending and running ones are never dropped unde
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reference_app.core.context import request_id_var
@@ -73,40 +74,68 @@ async def item_report(session: AsyncSession, owner_id: int) -> ItemReport:
     return ItemReport(count=count, total_value=f"{total_value:.2f}", by_category=by_category)
 
 
+
+
+async def completions(session: AsyncSession, job_id: str) -> int:
+    """How many times the job's outcome was recorded: 1 once finished, never more (the audit log says)."""
+    n = await session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.target == f"job:{job_id}", AuditEvent.action.in_([f"job.{s}" for s in FINISHED])))
+    return int(n or 0)
+
+
 async def run_job(
-    maker: async_sessionmaker[AsyncSession], job_id: str, metrics: Metrics | None, request_id: str | None
-) -> None:
-    """Never raises: a background failure is recorded on the job, not thrown at the server."""
+    maker: async_sessionmaker[AsyncSession], job_id: str, metrics: Metrics | None, request_id: str | None,
+    work_s: float = 0.0,
+) -> bool:
+    """Run the job once; ``True`` if this call recorded its outcome.
+
+    Idempotent, because a queue delivers at least once (a Celery worker killed mid-job gets the job
+    again): the job row is the source of truth, a finished job is left alone, and the outcome is written
+    by a conditional UPDATE, so of two copies running at once only the first to finish takes effect.
+    Never raises: a background failure is recorded on the job, not thrown at the server.
+    """
     token = request_id_var.set(request_id)
-    outcome = JobStatus.FAILED
+    outcome: JobStatus | None = None
     try:
         async with maker() as session:
             job = await session.get(Job, job_id)
             if job is None:
                 log.warning("job vanished before it ran", extra={"job_id": job_id})
-                return
+                return False
+            if job.status in FINISHED:
+                log.info("job already finished; a redelivery changes nothing", extra={"job_id": job_id})
+                return False
             owner_id, kind = job.owner_id, job.kind
             job.status = JobStatus.RUNNING.value
             await session.commit()
+            if work_s > 0:
+                await asyncio.sleep(work_s)
             result: dict[str, object] | None = None
+            status = JobStatus.FAILED
             try:
                 result = (await item_report(session, owner_id)).model_dump()
-                outcome = JobStatus.DONE
+                status = JobStatus.DONE
             except Exception:
                 log.exception("job failed", extra={"job_id": job_id, "kind": kind})
                 await session.rollback()
-            job = await session.get_one(Job, job_id)  # re-read: a rollback expires the instance
-            job.status = outcome.value
-            job.result = result
-            # The exception text can hold SQL or paths; the owner gets a fixed message.
-            job.error = None if result is not None else f"The job failed (request id {request_id or 'n/a'})."
-            job.finished_at = datetime.now(UTC)
-            session.add(AuditEvent(actor_id=owner_id, action=f"job.{outcome.value}", target=f"job:{job_id}",
+            recorded = await session.execute(
+                update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(
+                    status=status.value, result=result, finished_at=datetime.now(UTC),
+                    # The exception text can hold SQL or paths; the owner gets a fixed message.
+                    error=None if result is not None else f"The job failed (request id {request_id or 'n/a'})."))
+            if getattr(recorded, "rowcount", 0) != 1:
+                await session.rollback()
+                log.info("another run of the job finished first", extra={"job_id": job_id})
+                return False
+            session.add(AuditEvent(actor_id=owner_id, action=f"job.{status.value}", target=f"job:{job_id}",
                                    request_id=request_id))
             await session.commit()
+            outcome = status
+            return True
     except Exception:
         log.exception("job bookkeeping failed", extra={"job_id": job_id})
+        return False
     finally:
-        if metrics is not None:
+        if metrics is not None and outcome is not None:
             metrics.jobs.labels(outcome.value).inc()
         request_id_var.reset(token)

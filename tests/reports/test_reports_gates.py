@@ -218,3 +218,15 @@ def test_baseline_allowance_is_never_finer_than_the_margin() -> None:
     result = gate(baseline_gate("rps", "5%"), cur, base)
     assert result.outcome == "pass"
     assert ">= 0.88" in result.detail
+
+
+def test_absolute_on_a_profile_counter_sums_its_measured_rounds() -> None:
+    """``counters.NAME``: what a locustfile counted (jobs lost, say), summed over each arm's measured rounds."""
+    doc = make_results({"a": Arm(), "b": Arm()}, profile="io")
+    for i, r in enumerate(doc["rounds"]):
+        r["counters"] = {"jobs_lost": 1 if (r["arm"] == "b" and not r.get("warmup") and i % 2) else 0}
+    runset = RunSet.from_docs([doc])
+    failed = gate(absolute("counters.jobs_lost < 1"), runset)
+    assert failed.outcome == "fail"
+    assert {c.arm: c.outcome for c in failed.checks} == {"a": "pass", "b": "fail"}
+    assert gate(absolute("counters.never_counted < 1"), runset).outcome == "pass"  # not counted: zero

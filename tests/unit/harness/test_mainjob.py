@@ -374,7 +374,8 @@ def test_default_gates_name_only_arms_the_experiments_have() -> None:
 
     specs = load_gates(DEFAULT_GATES)
     assert specs
-    assert {s.profile for s in specs} == set(MATRIX)
+    # Every matrix experiment is gated; gates may also cover experiments run with --only (jobs).
+    assert set(MATRIX) <= {s.profile for s in specs} <= set(EXPERIMENTS)
     for spec in specs:
         arms = {a.name for a in EXPERIMENTS[spec.profile].arms}
         named = {a for a in (spec.arm, spec.numerator, spec.denominator) if a}

@@ -92,6 +92,9 @@ def test_a_pyproject_without_the_table_is_skipped(tmp_path: Path) -> None:
     ('app = "a:b"\n[experiments.x]\nlocustfile = "l.py"\narms = [{name = "a", bound = {kind = "thread_pool"}}]',
      "threads"),
     ('app = "a:b"\n[experiments.x]\nlocustfile = "l.py"\narms = [{name = "a"}, {name = "a"}]', "unique"),
+    ('app = "a:b"\n[experiments.x]\nlocustfile = "l.py"\narms = [{name = "a", processes = ["worker"]}]',
+     "unknown process(es) worker"),
+    ('app = "a:b"\n[serve]\nprocesses = ["flower"]\n[processes.worker]\ncommand = "w"', "unknown process(es) flower"),
 ])
 def test_invalid_tables_are_usage_errors_naming_the_key(tmp_path: Path, table: str, message: str) -> None:
     (tmp_path / "harness.toml").write_text(table + "\n")

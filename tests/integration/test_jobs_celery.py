@@ -1,0 +1,135 @@
+"""Jobs on a real Celery worker process over the real Redis: a worker killed mid-job, and Flower.
+
+The API runs in-process (its own SQLite file, which the worker opens too); the worker and Flower are
+real processes started as the reference app's ``[tool.harness.processes]`` start them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.server import free_port
+from reference_app.core.config import Settings
+from reference_app.main import create_app
+from tests.integration.support import RedisDb
+from tests.utils.app_fixtures import build_test_settings, open_client
+from tests.utils.factories import create_user
+
+pytestmark = pytest.mark.integration
+WORKER = [sys.executable, "-m", "celery", "-A", "reference_app.worker", "worker", "--pool", "solo",
+          "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+
+
+def settings_for(tmp_path: Path, redis_db: RedisDb, **overrides: object) -> Settings:
+    return build_test_settings(
+        tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/jobs.db", jobs_backend="celery",
+        redis_url=redis_db.url, jobs_visibility_timeout_s=3, **overrides)
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFAPP_")}
+    env.update({"REFAPP_ENV": "test", "REFAPP_DATABASE_URL": settings.database_url,
+                "REFAPP_REDIS_URL": str(settings.redis_url), "REFAPP_JOBS_BACKEND": "celery",
+                "REFAPP_JOBS_VISIBILITY_TIMEOUT_S": str(settings.jobs_visibility_timeout_s),
+                "REFAPP_JOBS_WORK_MS": str(settings.jobs_work_ms), "REFAPP_STORAGE_DIR": settings.storage_dir,
+                "REFAPP_JWT_SECRET": settings.jwt_secret.get_secret_value(), "REFAPP_LOG_LEVEL": "INFO"})
+    return env
+
+
+class Procs:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path, self.procs = tmp_path, []  # type: ignore[var-annotated]
+
+    def start(self, argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    p = Procs(tmp_path)
+    yield p
+    p.stop()
+
+
+async def poll(client: httpx.AsyncClient, url: str, headers: dict[str, str], want: str,
+               timeout_s: float = 90) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s  # a hang guard for a busy machine, not a timing assertion
+    while time.monotonic() < deadline:
+        body: dict[str, object] = (await client.get(url, headers=headers)).json()
+        if body["status"] == want:
+            return body
+        await _sleep(0.1)
+    raise AssertionError(f"job never reached {want}: {body}")
+
+
+async def _sleep(s: float) -> None:
+    import anyio
+
+    await anyio.sleep(s)
+
+
+async def test_a_job_whose_worker_is_killed_mid_job_completes_after_a_restart(
+        tmp_path: Path, redis_db: RedisDb, procs: Procs) -> None:
+    settings = settings_for(tmp_path, redis_db, jobs_work_ms=3000)
+    app = create_app(settings)
+    async for client in open_client(app):
+        user = await create_user(client)
+        env = process_env(settings)
+        worker = procs.start(WORKER, env, "worker1")
+        response = await client.post("/api/v1/jobs", headers=user.headers, json={"kind": "item_report"})
+        location = response.headers["location"]
+        await poll(client, location, user.headers, "running")
+        os.killpg(worker.pid, signal.SIGKILL)  # kill -9, mid-job: the message was not acknowledged
+        worker.wait(timeout=10)
+        assert (await client.get(location, headers=user.headers)).json()["status"] == "running"
+        procs.start(WORKER, env, "worker2")
+        job = await poll(client, location, user.headers, "done")
+        assert job["completions"] == 1
+        assert job["result"] == {"count": 0, "total_value": "0.00", "by_category": {}}
+
+
+async def test_flower_lists_the_task(tmp_path: Path, redis_db: RedisDb, procs: Procs) -> None:
+    settings = settings_for(tmp_path, redis_db)
+    app = create_app(settings)
+    port = free_port()
+    env = {**process_env(settings), "REFAPP_FLOWER_BASIC_AUTH": "watcher:s3cret-pass"}
+    procs.start([sys.executable, "-m", "reference_app.flower", "--port", str(port)], env, "flower")
+    procs.start(WORKER, env, "worker")
+    async for client in open_client(app):
+        user = await create_user(client)
+        response = await client.post("/api/v1/jobs", headers=user.headers, json={"kind": "item_report"})
+        await poll(client, response.headers["location"], user.headers, "done")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10) as flower:
+        deadline = time.monotonic() + 60
+        tasks: dict[str, dict[str, object]] = {}
+        while time.monotonic() < deadline:
+            try:
+                assert (await flower.get("/api/tasks")).status_code == 401  # basic auth, always
+                r = await flower.get("/api/tasks", auth=("watcher", "s3cret-pass"))
+                tasks = r.json() if r.status_code == 200 else {}
+            except httpx.TransportError:
+                tasks = {}
+            if any(t.get("name") == "refapp.jobs.run" and t.get("state") == "SUCCESS" for t in tasks.values()):
+                break
+            await _sleep(0.5)
+        names = {(t.get("name"), t.get("state")) for t in tasks.values()}
+        assert ("refapp.jobs.run", "SUCCESS") in names, (names, (tmp_path / "flower.log").read_text()[-2000:])
