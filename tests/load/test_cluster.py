@@ -29,7 +29,11 @@ REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "load" / "profiles" / "hello.py"
 RUN_TIMEOUT_S = 240
 
+# Each request waits 5 ms, so 4 users offer at most 800 rps: far below what one Locust process drives,
+# whatever the machine's speed (an instant stub saturated the local generator on a quiet machine, and
+# a saturated run is rightly invalid).
 APP = textwrap.dedent('''
+    import asyncio
     import json
 
     def create_app():
@@ -42,6 +46,7 @@ APP = textwrap.dedent('''
                     elif message["type"] == "lifespan.shutdown":
                         await send({"type": "lifespan.shutdown.complete"})
                         return
+            await asyncio.sleep(0.005)
             body = json.dumps({"message": "hello"}).encode()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"r1")]})
