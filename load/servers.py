@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from harness import exitcodes
 from harness.companion import CompanionProcess
+from harness.reach import require_answer
 from harness.server import ServerConfig, ServerProcess, build_env, run_migrations
 from harness.target import Target, expand_env, run_token
 from load.experiment import Experiment, server_key
@@ -124,12 +123,7 @@ def check_url(name: str, url: str, timeout_s: float = 5.0, *, remote_ok: bool = 
     if not remote_ok and not url.startswith(LOOPBACK_PREFIXES):
         raise exitcodes.HarnessError(f"arm {name}: {url} is not a loopback URL; load is only ever sent to "
                                      f"this machine ({', '.join(LOOPBACK_PREFIXES)}...)")
-    try:
-        with httpx.Client(timeout=timeout_s, trust_env=False) as client:
-            client.get(url + "/")
-    except httpx.HTTPError as exc:
-        raise exitcodes.HarnessError(f"arm {name}: {url} does not answer ({type(exc).__name__}: {exc})",
-                                     exitcodes.INVALID_RUN) from exc
+    require_answer(url, f"arm {name}", timeout_s=timeout_s, trust_env=False)
 
 
 class MigratedSchema:
