@@ -267,6 +267,7 @@ class ExperimentRun(contextlib.ExitStack):
                                                       cluster=self.opts.cluster))
         self.servers = self.enter_context(ServerSet(self.exp, self.target, self.opts, self.out, self.progress,
                                                     self.schema))
+        self.servers.check_urls()  # a URL arm that does not answer: refused before Locust is started
         profiles = list(dict.fromkeys(a.locustfile for a in self.exp.arms))
         with ThreadPoolExecutor(max_workers=1 + len(profiles)) as pool:
             servers = pool.submit(self.servers.start_all)

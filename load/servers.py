@@ -247,14 +247,18 @@ class ServerSet(contextlib.ExitStack):
                       + (", set up" if self.exp.setup else ""))
         return srv, options, companions
 
+    def check_urls(self) -> None:
+        """Every URL arm must answer: called before anything is started (a server, Locust) for the run,
+        so a dead URL is refused first; ``start_all`` calls it too, once."""
+        for arm in self.exp.arms:
+            if arm.url is not None and arm.name not in self.by_arm:
+                check_url(arm.name, arm.url, remote_ok=self.opts.remote_target)
+                self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
+
     def start_all(self, *, concurrency: int = 4) -> None:
         """Migrate (once), then start every distinct server concurrently; raises the first failure."""
-        url_arms = [a for a in self.exp.arms if a.url is not None]
-        for arm in url_arms:
-            assert arm.url is not None
-            check_url(arm.name, arm.url, remote_ok=self.opts.remote_target)
-            self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
-        if len(url_arms) == len(self.exp.arms):
+        self.check_urls()
+        if all(a.url is not None for a in self.exp.arms):
             return
         self.schema.ensure(self.progress)
         services = self.start_services()

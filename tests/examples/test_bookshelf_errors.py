@@ -109,6 +109,8 @@ def test_url_arm_that_does_not_answer(harness: Harness, live_url: str, dead_url:
     assert done.returncode == 3, done.explain()
     assert dead_url in done.stderr, done.explain()
     assert "Traceback" not in done.output
+    # Checked first, then started: no Locust process for a run that can't happen.
+    assert "starting Locust" not in done.output, done.explain()
     results = tmp_path / "out" / "results.json"
     assert not results.exists() or read_json(results)["validity"]["valid"] is False
 
