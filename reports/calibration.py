@@ -15,6 +15,10 @@ rounds drawn from the plan's declared noise model:
   below 1 s, 100 ms below 10 s) and read off with Locust's own percentile rule, so ties and coarse
   steps are what the test sees.
 
+``harness compare``'s plans (``reports.plans.COMPARE_PLANS``) are simulated the same way, four metrics
+per run (rps, p50, p95, p99), each judged by compare's own ``harness.compare_report.verdict``, so the
+rate at which a run exits 1 is measured as compare would produce it.
+
 Seeds are fixed: the figures in docs/reports.md are reproduced by ``python -m reports.calibration``.
 """
 
