@@ -25,13 +25,12 @@ from typing import Any
 from harness import exitcodes, gitrev
 from harness.exitcodes import HarnessError
 from harness.target import Target, add_target_arguments, cwd_path, load_target, parse_fraction, target_from_args
+from reports import plans
 
 Progress = Callable[[str], None]
 BASE, HEAD = "base", "head"
-#: A comparison's own plan, per side: many short rounds, because the interval of a ratio narrows with
-#: the number of rounds, and round-to-round noise is what a shared machine has most of.
-QUICK_PLAN = {"rounds": 5, "round_seconds": 4.0, "warmup": 2.0}
-DEFAULT_PLAN = {"rounds": 8, "round_seconds": 10.0, "warmup": 3.0}
+# A comparison's own plans are ``reports.plans.COMPARE_PLANS`` (many short rounds; calibrated by
+# tests/reports/test_calibration.py, whose figures docs/compare.md quotes).
 
 _DESCRIPTION = """Measure two revisions of this service in one run, rounds interleaved, and judge
 head/base ratios of rps and p50/p95/p99 against an allowed regression:
@@ -55,9 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--arm", metavar="NAME", help="which arm of the experiment both sides run (default: "
                    "[tool.harness.compare] arm, else the first)")
     p.add_argument("-f", "--locustfile", type=Path, help="your locustfile instead of a configured experiment")
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_PLAN['rounds']} rounds/side x "
-                   f"{QUICK_PLAN['round_seconds']:g} s, {QUICK_PLAN['warmup']:g} s warm-up (default "
-                   f"{DEFAULT_PLAN['rounds']} x {DEFAULT_PLAN['round_seconds']:g} s, {DEFAULT_PLAN['warmup']:g} s)")
+    quick, default = plans.COMPARE_QUICK, plans.COMPARE_DEFAULT
+    p.add_argument("--quick", action="store_true", help=f"{quick.rounds} rounds/side x "
+                   f"{quick.round_seconds:g} s, {quick.warmup:g} s warm-up (default "
+                   f"{default.rounds} x {default.round_seconds:g} s, {default.warmup:g} s)")
     p.add_argument("--max-regression", metavar="PCT", help="allowed regression, e.g. 10%% or 0.1 (default: "
                    "[tool.harness.compare] max_regression, else 10%%)")
     p.add_argument("--strict-inconclusive", action="store_true", help="exit 1 on an inconclusive verdict")
@@ -212,10 +212,10 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
                           "tree": "working tree" if not tree.temporary else "temporary git worktree"}
             progress(f"[{side}] {info[side]['label']}: {env.how}")
         contract = None if args.no_contract else _contract_diff(targets, args.allowlist, progress)
-        plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
-        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds or int(plan["rounds"]),
-                          round_seconds=args.round_seconds or plan["round_seconds"],
-                          warmup=plan["warmup"] if args.warmup is None else args.warmup, seed=args.seed,
+        plan = plans.compare_plan_for(args.quick)
+        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds or plan.rounds,
+                          round_seconds=args.round_seconds or plan.round_seconds,
+                          warmup=plan.warmup if args.warmup is None else args.warmup, seed=args.seed,
                           output=out / "load")
         doc = measure(exp, targets, opts, progress)
         verdicts = judge(doc, max_regression)

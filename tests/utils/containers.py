@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -28,6 +28,7 @@ from harness.containers.dockerops import local_image
 from harness.containers.engine import docker_sdk, engine_host, ping
 from harness.containers.images import postgres_image, redis_image
 from harness.containers.runenv import RYUK_DISABLED_ENV, run_env, ryuk_image
+from tests.utils.ci import unavailable
 
 DATABASE_URL_ENV = "HARNESS_DATABASE_URL"
 REDIS_URL_ENV = "HARNESS_REDIS_URL"
@@ -35,17 +36,6 @@ PG_USER = "harness"
 PG_PASSWORD = "harness-test-pw"
 PG_DB = "harness"
 _HINT = "run `harness containers prepare`, or set {env}"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally, fail under CI=true; ``reason`` is one line."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def asyncpg_url(url: str) -> str:
