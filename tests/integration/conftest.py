@@ -12,7 +12,8 @@ conftest): one PostgreSQL and one Redis for the whole session. Isolation is per 
 
 Fault-injection tests reach the containers through the Docker SDK (pause/unpause); a test that
 restarts PostgreSQL gets a container of its own (see ``test_faults_postgres.py``), because Docker
-gives a restarted container new ephemeral host ports and the session URL would go stale.
+gives a restarted container new ephemeral host ports and the session URL would go stale; so does a test
+that restarts Redis (``own_redis``, on a fixed port and without persistence).
 """
 
 from __future__ import annotations
