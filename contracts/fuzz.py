@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 
 from harness import exitcodes
+from harness.progress import add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, expand_env, run_token, target_from_args
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "schemathesis_default.toml"
@@ -73,6 +75,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--junit", help=f"JUnit XML output (default {DEFAULT_JUNIT} under the target's root)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary server directory for debugging")
+    add_verbosity(parser, verbose_help="also print the schemathesis command line (header values masked), the "
+                  "configuration it reads and where the served app logs")
     add_target_arguments(parser, url=True)
     parser.set_defaults(handler=cmd_fuzz)
 
@@ -111,10 +115,13 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).is_file():
             raise exitcodes.HarnessError(f"no such file: {path}")
     junit = cwd_path(args.junit) if args.junit else target.root / DEFAULT_JUNIT
+    if args.verbose:
+        print(f"harness: config {config} (a run-time copy adds the credentials' schemes)", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
         with ExitStack() as stack:
-            base_url = args.url.rstrip("/") if args.url else _serve(target, work, stack)
+            base_url = args.url.rstrip("/") if args.url else _serve(target, work, stack, quiet=args.quiet,
+                                                                    verbose=args.verbose)
             auth = _auth(target, base_url)
             headers = {**target.fuzz.auth.headers, **auth.pop("headers", {}), **headers}
             run_config = _config_with_auth(Path(config), work / "schemathesis.toml", auth.get("openapi", {}))
@@ -128,7 +135,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _serve(target: Target, work: Path, stack: ExitStack) -> str:
+def _serve(target: Target, work: Path, stack: ExitStack, *, quiet: bool = False, verbose: bool = False) -> str:
     """The target as a process: services first, migrate, then the app with env + fuzz.env."""
     from harness import appload
     from harness.server import ServerProcess, build_env, run_migrations
@@ -149,7 +156,10 @@ def _serve(target: Target, work: Path, stack: ExitStack) -> str:
         with (work / "migrate.log").open("ab") as log:
             run_migrations(config, build_env(env, passthrough=config.passthrough), log, work / "migrate.log")
     app = stack.enter_context(ServerProcess(server_config(target, env, kind="uvicorn"), log_path=work / "app.log"))
-    print(f"harness: serving {target.app} at {app.base_url} for the fuzzer", file=sys.stderr, flush=True)
+    if not quiet:
+        print(f"harness: serving {target.app} at {app.base_url} for the fuzzer", file=sys.stderr, flush=True)
+    if verbose:
+        print(f"harness: the app logs to {work / 'app.log'} (--keep keeps it)", file=sys.stderr, flush=True)
     return app.base_url
 
 
@@ -201,6 +211,11 @@ def _config_with_auth(source: Path, target: Path, schemes: dict[str, Any]) -> Pa
     return target
 
 
+def masked(argv: list[str]) -> list[str]:
+    """``argv`` with every ``-H`` header's value replaced by ``***`` (credentials stay out of logs)."""
+    return [f"{arg.partition(':')[0]}: ***" if i and argv[i - 1] == "-H" else arg for i, arg in enumerate(argv)]
+
+
 def _run_schemathesis(
     args: argparse.Namespace,
     target: Target,
@@ -240,7 +255,14 @@ def _run_schemathesis(
         argv += ["--seed", str(args.seed)]
     # The target's root on PYTHONPATH, so that a config's `hooks = "pkg.module"` imports from its checkout.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(target.root), os.environ.get("PYTHONPATH"))))}
-    done = subprocess.run(argv, cwd=target.root, env=env, check=False)  # noqa: S603 - our own argv, no shell
+    if args.verbose:
+        print(f"harness: running {shlex.join(masked(argv))}", file=sys.stderr, flush=True)
+    # --quiet: schemathesis's progress is held back; its report is shown when it found something.
+    done = subprocess.run(argv, cwd=target.root, env=env, check=False,  # noqa: S603 - our own argv, no shell
+                          capture_output=args.quiet, text=True)
+    if args.quiet and done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
     print(f"harness: schemathesis exited {done.returncode}; JUnit at {junit}", file=sys.stderr)
     if done.returncode == 1 and not args.url:
         port = base_url.rsplit(":", 1)[-1]
