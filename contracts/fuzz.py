@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=None,
         metavar="SECONDS",
-        help="time budget for the whole run (default: the example budget decides)",
+        help="time to spend: schemathesis repeats fuzzing and stateful testing until it is spent, so a run "
+        "takes about this long, not at most (default: the example budget decides, --max-examples)",
     )
     parser.add_argument("--max-examples", type=int, default=None, metavar="N", help="examples per operation")
     parser.add_argument("--seed", type=int, default=None, help="override the configured seed")

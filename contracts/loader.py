@@ -15,9 +15,6 @@ from typing import Any
 
 import httpx
 import yaml
-from openapi_spec_validator import validate as validate_spec
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from referencing.exceptions import Unresolvable
 
 from harness.exitcodes import USAGE, HarnessError
 
@@ -87,6 +84,12 @@ def validate(document: Any, label: str) -> dict[str, Any]:
 
 def check_spec(document: dict[str, Any], label: str) -> None:
     """``openapi-spec-validator`` (3.0 or 3.1, by the ``openapi`` field); its message, where it points."""
+    # Imported here: it costs ~0.5 s of CPU, which every `harness` command would pay at start-up (the
+    # contract commands are registered in every parser), most of them never loading a document.
+    from openapi_spec_validator import validate as validate_spec
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+    from referencing.exceptions import Unresolvable
+
     try:
         validate_spec(document)
     except OpenAPIValidationError as exc:

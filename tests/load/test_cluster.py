@@ -223,15 +223,16 @@ def test_a_late_worker_is_waited_for_and_a_missing_one_times_out(stub_url: str, 
 def test_a_worker_of_another_version_is_refused_naming_both(stub_url: str, tmp_path: Path,
                                                            procs: list[Proc]) -> None:
     port = free_port()
-    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "1", "--worker-timeout", "20"),
-               tmp_path)
-    procs.append(run)
-    run.wait_for("waiting for workers", 90)
     # A worker that really reports another harness version: the same entry point, the version overridden.
+    # Started first (Locust's worker asks for the locustfile every second until a master answers), so it is
+    # refused as soon as the master listens, and the master's wait for a valid worker can be short.
     code = ("import locust, sys; import load.cluster as c; c.HARNESS_VERSION = '0.0.0-other'; "
             f"sys.exit(c.worker_main('127.0.0.1', {port}))")
     other = Proc([sys.executable, "-c", code], tmp_path)
     procs.append(other)
+    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "1", "--worker-timeout", "10"),
+               tmp_path)
+    procs.append(run)
     assert other.wait(120) == 2, other.output()
     assert "harness 0.0.0-other" in other.output()
     assert run.wait(RUN_TIMEOUT_S) == 3, run.output()

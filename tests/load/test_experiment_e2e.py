@@ -51,7 +51,7 @@ def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
     out = tmp_path / "aa"
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "load", "run", "io", "--aa", "--users", "10", "--rounds", "2",
-         "--round-seconds", "2", "--warmup", "0", "--processes", "2", "-o", str(out)],
+         "--round-seconds", "1", "--warmup", "0", "--processes", "2", "-o", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode in (0, 3), proc.stderr[-2000:]  # 3: noisy machine or saturated, still a document
     results = _validate(out / "results.json")
