@@ -27,8 +27,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness import exitcodes
 from harness.progress import add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, expand_env, run_token, target_from_args
@@ -188,6 +186,8 @@ def _auth(target: Target, base_url: str) -> dict[str, Any]:
             return {"headers": dict(data.get("headers", {})), "openapi": dict(data.get("openapi", {}))}
         return {"headers": {auth.header: f"{auth.scheme} {data}".strip()}}
     if auth.endpoint:
+        import httpx  # only for a token endpoint; not on every `harness` start-up
+
         with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
             resp = client.post(auth.endpoint, data=auth.form, json=auth.json_body)
         token = resp.json().get(auth.token_field) if resp.status_code < 300 else None
