@@ -24,6 +24,7 @@ from typing import Any
 
 from harness import exitcodes, gitrev
 from harness.exitcodes import HarnessError
+from harness.progress import Reporter, add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, load_target, parse_fraction, target_from_args
 from reports import plans
 
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-contract", action="store_true", help="skip the contract diff base -> head")
     p.add_argument("--allowlist", metavar="FILE", help="accepted breaking changes for the contract diff")
     p.add_argument("-o", "--output", type=Path, help="report directory (default reports/compare/<run-id>/)")
+    add_verbosity(p, verbose_help="on a terminal, also print the live rps line every second")
     add_target_arguments(p)
     p.set_defaults(handler=_cli)
 
@@ -88,7 +90,9 @@ def _cli(args: argparse.Namespace) -> int:
                           else target.compare.max_regression)
     except ValueError as exc:
         raise HarnessError(f"--max-regression: {exc}") from None
-    return run_compare(target, args, max_regression, progress=lambda line: print(line, flush=True))
+    reporter = Reporter("harness compare", verbose=args.verbose, quiet=args.quiet, timestamps=False)
+    with reporter:
+        return run_compare(target, args, max_regression, progress=reporter, result=reporter.echo)
 
 
 def choose_experiment(target: Target, name: str | None, arm: str | None, locustfile: Path | None) -> Any:
@@ -161,7 +165,9 @@ def _label(repo: Path, sha: str, working_tree: bool, dirty: list[str]) -> str:
     return text
 
 
-def run_compare(target: Target, args: argparse.Namespace, max_regression: float, *, progress: Progress) -> int:
+def run_compare(target: Target, args: argparse.Namespace, max_regression: float, *, progress: Progress,
+                result: Progress | None = None) -> int:
+    """``result`` takes the verdict lines (default ``progress``): printed even with --quiet."""
     from harness import sideenv
     from harness.compare_report import judge, write_report
     from load.runner import RunOptions, new_run_id
@@ -223,9 +229,10 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
                     users=doc["config"]["users"], quick=args.quick, elapsed_s=round(time.monotonic() - started, 1))
         outcome, code = write_report(out, Path(doc["_path"]), verdicts, contract, info,
                                      strict_inconclusive=args.strict_inconclusive)
+    result = result or progress
     for v in verdicts:
-        progress(f"  {v.metric:<4} {v.outcome.upper():<13} {v.detail}")
-    progress(f"compare: {outcome.upper()} in {time.monotonic() - started:.0f} s -> exit {code}; "
+        result(f"  {v.metric:<4} {v.outcome.upper():<13} {v.detail}")
+    result(f"compare: {outcome.upper()} in {time.monotonic() - started:.0f} s -> exit {code}; "
              f"summary {out / 'summary.md'}, report {out / 'index.html'}")
     return code
 
