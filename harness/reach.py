@@ -8,8 +8,6 @@ and the command itself judges what the service says.
 
 from __future__ import annotations
 
-import httpx
-
 from harness import exitcodes
 
 TIMEOUT_S = 5.0
@@ -21,6 +19,8 @@ def require_answer(url: str, what: str, *, timeout_s: float = TIMEOUT_S, trust_e
     ``trust_env``: honour proxy variables as the client that will talk to the service does
     (schemathesis does; the load generator only ever targets loopback and ignores them).
     """
+    import httpx  # ~0.1-0.3 s to import: only when a URL is checked, not on every `harness` start-up
+
     try:
         with httpx.Client(timeout=timeout_s, trust_env=trust_env) as client:
             client.get(url)

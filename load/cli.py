@@ -198,8 +198,11 @@ def _run(args: argparse.Namespace) -> int:
                                          "takes --duration, --warmup and --sample-every")
         from load.soak import exit_code, print_soak, run_soak
 
-        soak_doc = run_soak(exp, target, opts, duration=args.duration, sample_s=args.sample_every,
-                            progress=lambda line: print(line, flush=True))
+        soak_reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,
+                                 timestamps=False)
+        with soak_reporter:
+            soak_doc = run_soak(exp, target, opts, duration=args.duration, sample_s=args.sample_every,
+                                progress=soak_reporter)
         print_soak(soak_doc)
         return exit_code(soak_doc)
     reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,

@@ -9,12 +9,17 @@ claims about a machine's noise, so each plan declares the noise it was calibrate
 tests/reports/test_calibration.py checks every claim by simulation (docs/reports.md has the figures).
 
 Round lengths differ between entry points (``harness load run --quick``: 4 x 4 s; ``harness run
---quick``: 4 x 0.75 s), the round counts do not: they come from here. A plan added later (e.g. for a
-``harness compare``) is added to ``PLANS`` and is then calibrated by the same test.
+--quick``: 4 x 0.75 s), the round counts do not: they come from here. A plan added later is added to
+``PLANS`` and is then calibrated by the same test.
+
+``harness compare`` judges differently (head/base against an allowed regression, four metrics at a
+Bonferroni-corrected level, no margin), so its plans are ``ComparePlan``s in ``COMPARE_PLANS``,
+calibrated by the same test through compare's own verdict rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -67,3 +72,49 @@ PLANS: dict[str, Plan] = {p.name: p for p in (QUICK, DEFAULT)}
 
 def plan_for(quick: bool) -> Plan:
     return QUICK if quick else DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class ComparePlan:
+    """A plan of ``harness compare`` (rounds per side, their length, the warm-up) and what it promises.
+
+    Compare fails a metric when the whole head/base interval is beyond the allowed regression r, each
+    interval at 1 - 0.05/4 (``harness.compare_report``). Promised, and checked by simulation on rounds
+    drawn from ``noise``: a change within the allowance (A/A, or every metric exactly at r) fails any
+    metric at most at the family's nominal rate (<= 2.5 %), and a regression to ``detects[metric]``
+    (the head/base ratio: rps below 1, latencies above) fails with at least 80 % power at r =
+    ``max_regression``. Smaller regressions beyond r are failed less often or called inconclusive.
+    """
+
+    name: str
+    rounds: int  # measured rounds per side
+    round_seconds: float
+    warmup: float
+    max_regression: float  # the allowance ``detects`` is stated for (compare's default)
+    detects: Mapping[str, float]  # compare's metric (rps, p50, p95, p99) -> head/base failed with 80 % power
+    noise: Noise
+
+
+# Calibrated for what compare's measurements on this repository's shared 2-core machine showed
+# (docs/compare.md, "Measured"): the reference app's paced item read (10 users x 10 rps), p50 about
+# 22 ms with a round-to-round log-sd of about 0.25 (neighbours' CPU share changes from second to
+# second), rps log-sd about 0.08, p95 and p99 about 5 and 10-15 times the p50 (the model: 5 and 10).
+# Many short rounds: the interval narrows with the number of rounds, and round-to-round noise is what
+# such a machine has most of.
+COMPARE_NOISE = Noise(rps_sigma=0.08, latency_round_sigma=0.25, latency_shape=1.0, median_ms=22.0,
+                      requests=400)  # 4 s rounds at 100 rps
+COMPARE_QUICK = ComparePlan(
+    "compare-quick", rounds=5, round_seconds=4.0, warmup=2.0, max_regression=0.10,
+    detects={"rps": 0.67, "p50": 2.6, "p95": 2.9, "p99": 3.2},
+    noise=COMPARE_NOISE,
+)
+COMPARE_DEFAULT = ComparePlan(
+    "compare-default", rounds=8, round_seconds=10.0, warmup=3.0, max_regression=0.10,
+    detects={"rps": 0.75, "p50": 2.0, "p95": 2.2, "p99": 2.2},
+    noise=dataclasses.replace(COMPARE_NOISE, requests=1000),  # 10 s rounds at 100 rps
+)
+COMPARE_PLANS: dict[str, ComparePlan] = {p.name: p for p in (COMPARE_QUICK, COMPARE_DEFAULT)}
+
+
+def compare_plan_for(quick: bool) -> ComparePlan:
+    return COMPARE_QUICK if quick else COMPARE_DEFAULT
