@@ -32,7 +32,7 @@ import numpy.typing as npt
 from reports.gates import OPS, baseline_limit, baseline_outcome, effective_threshold
 from reports.gatespec import GateSpec, load_gates
 from reports.plans import METRICS, PLANS, Plan
-from reports.stats import decide, ratio_ci
+from reports.stats import EQUIVALENT, decide, equivalence_ci, ratio_ci
 
 Floats = npt.NDArray[np.float64]
 POWER = 0.80
@@ -100,8 +100,14 @@ def draw(metric: str) -> Callable[[np.random.Generator, Plan, float, int], Float
 class Rates:
     trials: int
     significant: float  # verdict "higher"/"lower" (a difference claimed)
-    equivalent: float  # CI inside the margin
+    equivalent: float  # TOST interval inside the margin
     confidence: float  # the attained confidence of the intervals
+    equivalence_confidence: float = 0.0  # the attained two-sided level of the TOST interval
+
+    @property
+    def equivalence_alpha(self) -> float:
+        """The attained level of each one-sided test of the TOST: its false-equivalence rate at the margin."""
+        return (1.0 - self.equivalence_confidence) / 2.0
 
     @property
     def se_nominal(self) -> float:
@@ -117,14 +123,43 @@ def trial_rates(plan: Plan, metric: str, ratio: float, *, trials: int = TRIALS, 
     a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
     margin = plan.margin(metric)
     significant = equivalent = 0
-    confidence = 1.0
+    confidence = eq_confidence = 1.0
     for xa, xb in zip(a, b, strict=True):
         ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
-        verdict = decide(ci, margin)
+        eq = equivalence_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        verdict = decide(ci, margin, eq)
         significant += verdict in ("numerator higher", "numerator lower")
-        equivalent += verdict == "equivalent"
-        confidence = ci.confidence
-    return Rates(trials, significant / trials, equivalent / trials, confidence)
+        equivalent += verdict == EQUIVALENT
+        confidence, eq_confidence = ci.confidence, eq.confidence
+    return Rates(trials, significant / trials, equivalent / trials, confidence, eq_confidence)
+
+
+def false_equivalence(plan: Plan, metric: str, *, trials: int = TRIALS, seed: int = 4) -> Rates:
+    """Arms that truly differ by exactly the margin (rps lower, latency higher): the TOST promises to
+    call them equivalent at most at its one-sided level."""
+    m = plan.margin(metric)
+    return trial_rates(plan, metric, 1.0 / (1.0 + m) if metric == "rps" else 1.0 + m, trials=trials, seed=seed)
+
+
+def aa_validity(plan: Plan, *, trials: int = TRIALS, seed: int = 5) -> float:
+    """Share of simulated A/A runs that ``load.analysis.validity`` finds valid: every compared metric
+    shown equivalent, none significantly different. Rounds are drawn per metric from the plan's noise
+    (the metrics of one round are drawn independently) and go through the production comparison."""
+    from load import analysis  # the run-level decision lives with the runner; imported late, no cycle
+
+    rng = np.random.default_rng(seed)
+    arms = ("A", "A_b")
+    draws = {metric: (draw(metric)(rng, plan, 1.0, trials), draw(metric)(rng, plan, 1.0, trials))
+             for metric in METRICS}
+    summary = {arm: {"rounds": plan.rounds, "error_rate": 0.0} for arm in arms}
+    valid = 0
+    for t in range(trials):
+        rounds = [{"arm": arm, "warmup": False, "saturated": False, "requests": plan.noise.requests,
+                   **{metric: float(draws[metric][side][t, i]) for metric in METRICS}}
+                  for i in range(plan.rounds) for side, arm in enumerate(arms)]
+        comparisons = analysis.comparisons_for(rounds, arms, invalid_reason=None, plan=plan)
+        valid += analysis.validity(rounds, summary, aa=True, comparisons=comparisons)["valid"]
+    return valid / trials
 
 
 def power(plan: Plan, metric: str, effect: float, *, trials: int = TRIALS, seed: int = 1) -> float:
