@@ -252,9 +252,13 @@ def table(trials: int = TRIALS) -> list[dict[str, object]]:
     for plan in PLANS.values():
         for metric in METRICS:
             aa = trial_rates(plan, metric, 1.0, trials=trials)
+            fe = false_equivalence(plan, metric, trials=trials)
+            alpha = fe.equivalence_alpha
             rows.append({"plan": plan.name, "rounds": plan.rounds, "metric": metric,
                          "confidence": aa.confidence, "false_significant": aa.significant,
                          "bound": 1.0 - aa.confidence + 2 * aa.se_nominal, "aa_equivalent": aa.equivalent,
+                         "tost_alpha": alpha, "false_equivalent": fe.equivalent,
+                         "fe_bound": alpha + 2 * float(np.sqrt(alpha * (1 - alpha) / trials)),
                          "margin": plan.margin(metric), "mde": plan.mde(metric),
                          "power_at_mde": power(plan, metric, plan.mde(metric), trials=trials)})
     return rows
@@ -262,12 +266,20 @@ def table(trials: int = TRIALS) -> list[dict[str, object]]:
 
 def main() -> int:
     print("| plan | rounds/arm | metric | attained confidence | A/A false-significant (bound) | "
-          "A/A equivalent within margin | margin | MDE | power at MDE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "A/A equivalent within margin | TOST level a side | equivalent at a true difference of the "
+          "margin (bound) | margin | MDE | power at MDE |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in table():
         print(f"| {r['plan']} | {r['rounds']} | {r['metric']} | {r['confidence']:.1%} | "
               f"{r['false_significant']:.1%} (<= {r['bound']:.1%}) | {r['aa_equivalent']:.1%} | "
+              f"{r['tost_alpha']:.1%} | {r['false_equivalent']:.1%} (<= {r['fe_bound']:.1%}) | "
               f"±{r['margin']:.0%} | {r['mde']:.0%} | {r['power_at_mde']:.1%} |")
+    print()
+    print("| plan | rounds/arm | noise (rps / latency log-sd between rounds) | whole A/A check valid |")
+    print("|---|---|---|---|")
+    for plan in PLANS.values():
+        print(f"| {plan.name} | {plan.rounds} | {plan.noise.rps_sigma:.0%} / {plan.noise.latency_round_sigma:.0%} | "
+              f"{aa_validity(plan):.1%} |")
     print()
     print("| gate | plan | judged as | wrong call at the edge (bound) | power | at |")
     print("|---|---|---|---|---|---|")

@@ -118,7 +118,7 @@ def test_quick_aa_check_passes_on_quiet_rounds() -> None:
 def test_four_quick_rounds_are_too_few_for_an_aa_check() -> None:
     """Why QUICK_AA has more rounds: on the same quiet rounds, 4 per arm fail the A/A check too often."""
     four = dataclasses.replace(QUICK_AA, rounds=PLANS["quick"].rounds)
-    assert calibration.aa_validity(four, trials=400) < 0.9
+    assert calibration.aa_validity(four, trials=400) < 0.5  # 30%: p95 alone is shown equivalent in 44%
 
 
 @pytest.mark.parametrize(("plan", "metric"), PLAN_METRICS)
