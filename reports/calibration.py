@@ -37,7 +37,7 @@ from harness.compare_report import COMPARED, family_confidence, verdict
 from reports.gates import OPS, baseline_limit, baseline_outcome, effective_threshold
 from reports.gatespec import GateSpec, load_gates
 from reports.plans import COMPARE_PLANS, METRICS, PLANS, ComparePlan, Plan
-from reports.stats import decide, ratio_ci
+from reports.stats import EQUIVALENT, decide, equivalence_ci, ratio_ci
 
 Floats = npt.NDArray[np.float64]
 POWER = 0.80
@@ -106,8 +106,14 @@ def draw(metric: str) -> Callable[[np.random.Generator, AnyPlan, float, int], Fl
 class Rates:
     trials: int
     significant: float  # verdict "higher"/"lower" (a difference claimed)
-    equivalent: float  # CI inside the margin
+    equivalent: float  # TOST interval inside the margin
     confidence: float  # the attained confidence of the intervals
+    equivalence_confidence: float = 0.0  # the attained two-sided level of the TOST interval
+
+    @property
+    def equivalence_alpha(self) -> float:
+        """The attained level of each one-sided test of the TOST: its false-equivalence rate at the margin."""
+        return (1.0 - self.equivalence_confidence) / 2.0
 
     @property
     def se_nominal(self) -> float:
@@ -123,14 +129,43 @@ def trial_rates(plan: Plan, metric: str, ratio: float, *, trials: int = TRIALS, 
     a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
     margin = plan.margin(metric)
     significant = equivalent = 0
-    confidence = 1.0
+    confidence = eq_confidence = 1.0
     for xa, xb in zip(a, b, strict=True):
         ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
-        verdict = decide(ci, margin)
+        eq = equivalence_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        verdict = decide(ci, margin, eq)
         significant += verdict in ("numerator higher", "numerator lower")
-        equivalent += verdict == "equivalent"
-        confidence = ci.confidence
-    return Rates(trials, significant / trials, equivalent / trials, confidence)
+        equivalent += verdict == EQUIVALENT
+        confidence, eq_confidence = ci.confidence, eq.confidence
+    return Rates(trials, significant / trials, equivalent / trials, confidence, eq_confidence)
+
+
+def false_equivalence(plan: Plan, metric: str, *, trials: int = TRIALS, seed: int = 4) -> Rates:
+    """Arms that truly differ by exactly the margin (rps lower, latency higher): the TOST promises to
+    call them equivalent at most at its one-sided level."""
+    m = plan.margin(metric)
+    return trial_rates(plan, metric, 1.0 / (1.0 + m) if metric == "rps" else 1.0 + m, trials=trials, seed=seed)
+
+
+def aa_validity(plan: Plan, *, trials: int = TRIALS, seed: int = 5) -> float:
+    """Share of simulated A/A runs that ``load.analysis.validity`` finds valid: every compared metric
+    shown equivalent, none significantly different. Rounds are drawn per metric from the plan's noise
+    (the metrics of one round are drawn independently) and go through the production comparison."""
+    from load import analysis  # the run-level decision lives with the runner; imported late, no cycle
+
+    rng = np.random.default_rng(seed)
+    arms = ("A", "A_b")
+    draws = {metric: (draw(metric)(rng, plan, 1.0, trials), draw(metric)(rng, plan, 1.0, trials))
+             for metric in METRICS}
+    summary = {arm: {"rounds": plan.rounds, "error_rate": 0.0} for arm in arms}
+    valid = 0
+    for t in range(trials):
+        rounds = [{"arm": arm, "warmup": False, "saturated": False, "requests": plan.noise.requests,
+                   **{metric: float(draws[metric][side][t, i]) for metric in METRICS}}
+                  for i in range(plan.rounds) for side, arm in enumerate(arms)]
+        comparisons = analysis.comparisons_for(rounds, arms, invalid_reason=None, plan=plan)
+        valid += analysis.validity(rounds, summary, aa=True, comparisons=comparisons)["valid"]
+    return valid / trials
 
 
 def power(plan: Plan, metric: str, effect: float, *, trials: int = TRIALS, seed: int = 1) -> float:
@@ -288,9 +323,13 @@ def table(trials: int = TRIALS) -> list[dict[str, object]]:
     for plan in PLANS.values():
         for metric in METRICS:
             aa = trial_rates(plan, metric, 1.0, trials=trials)
+            fe = false_equivalence(plan, metric, trials=trials)
+            alpha = fe.equivalence_alpha
             rows.append({"plan": plan.name, "rounds": plan.rounds, "metric": metric,
                          "confidence": aa.confidence, "false_significant": aa.significant,
                          "bound": 1.0 - aa.confidence + 2 * aa.se_nominal, "aa_equivalent": aa.equivalent,
+                         "tost_alpha": alpha, "false_equivalent": fe.equivalent,
+                         "fe_bound": alpha + 2 * float(np.sqrt(alpha * (1 - alpha) / trials)),
                          "margin": plan.margin(metric), "mde": plan.mde(metric),
                          "power_at_mde": power(plan, metric, plan.mde(metric), trials=trials)})
     return rows
@@ -298,12 +337,20 @@ def table(trials: int = TRIALS) -> list[dict[str, object]]:
 
 def main() -> int:
     print("| plan | rounds/arm | metric | attained confidence | A/A false-significant (bound) | "
-          "A/A equivalent within margin | margin | MDE | power at MDE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "A/A equivalent within margin | TOST level a side | equivalent at a true difference of the "
+          "margin (bound) | margin | MDE | power at MDE |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in table():
         print(f"| {r['plan']} | {r['rounds']} | {r['metric']} | {r['confidence']:.1%} | "
               f"{r['false_significant']:.1%} (<= {r['bound']:.1%}) | {r['aa_equivalent']:.1%} | "
+              f"{r['tost_alpha']:.1%} | {r['false_equivalent']:.1%} (<= {r['fe_bound']:.1%}) | "
               f"±{r['margin']:.0%} | {r['mde']:.0%} | {r['power_at_mde']:.1%} |")
+    print()
+    print("| plan | rounds/arm | noise (rps / latency log-sd between rounds) | whole A/A check valid |")
+    print("|---|---|---|---|")
+    for plan in PLANS.values():
+        print(f"| {plan.name} | {plan.rounds} | {plan.noise.rps_sigma:.0%} / {plan.noise.latency_round_sigma:.0%} | "
+              f"{aa_validity(plan):.1%} |")
     print()
     print("| gate | plan | judged as | wrong call at the edge (bound) | power | at |")
     print("|---|---|---|---|---|---|")
