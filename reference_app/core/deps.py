@@ -155,8 +155,19 @@ def _require_user(request: Request, principal: Principal) -> UserRef:
     return UserRef(principal.user_id, principal.role)
 
 
-async def get_user_ref(request: Request, principal: PrincipalDep) -> UserRef:
-    """The calling user's id and role, straight from the principal: no database, for hot reads."""
+async def get_user_ref(request: Request) -> UserRef:
+    """The calling user's id and role, straight from the principal: no database, for hot reads.
+
+    The principal is the one ``get_principal`` already resolved for this request (the router's
+    rate-limit dependency runs it first), taken from ``request.state`` rather than declared as a
+    parameter: FastAPI re-walks a declared dependency's whole sub-tree on every use, cached or not,
+    which on the cached read was three of its nine dependency steps. Without one (a route whose
+    router does not authenticate), the credential is read and resolved here, as ``get_principal``
+    would.
+    """
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await get_principal(request, await bearer_scheme(request), await api_key_scheme(request))
     return _require_user(request, principal)
 
 
