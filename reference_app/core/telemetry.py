@@ -174,10 +174,7 @@ class EdgeSampledTracingMiddleware:
 
 def _has_traceparent(headers: list[tuple[bytes, bytes]]) -> bool:
     # A loop, not any() over a generator: this runs on every request, traced or not.
-    for name, _ in headers:
-        if name == b"traceparent":
-            return True
-    return False
+    return any(name == b"traceparent" for name, _ in headers)
 
 
 class _NameSpanFromRoute:
