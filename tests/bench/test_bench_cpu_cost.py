@@ -21,7 +21,7 @@ pytestmark = pytest.mark.bench
 
 def test_cpu_per_request_of_the_hot_paths(capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
-    figures = asyncio.run(cpu_cost.run("all", rounds=4, block=100, server_us=30.0, out=out))
+    figures = asyncio.run(cpu_cost.run("all", rounds=3, block=60, server_us=30.0, out=out))
     with capsys.disabled():
         print("\nCPU per request, in process (python -m tests.bench.cpu_cost for the full run):\n" + out.getvalue())
     arms = [*cpu_cost.CACHE_ARMS, *(f"mw:{name}" for name in cpu_cost.MIDDLEWARE_ARMS)]
