@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,9 +27,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness import exitcodes
+from harness.progress import add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, expand_env, run_token, target_from_args
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "schemathesis_default.toml"
@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=None,
         metavar="SECONDS",
-        help="time budget for the whole run (default: the example budget decides)",
+        help="time to spend: schemathesis repeats fuzzing and stateful testing until it is spent, so a run "
+        "takes about this long, not at most (default: the example budget decides, --max-examples)",
     )
     parser.add_argument("--max-examples", type=int, default=None, metavar="N", help="examples per operation")
     parser.add_argument("--seed", type=int, default=None, help="override the configured seed")
@@ -73,6 +74,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--junit", help=f"JUnit XML output (default {DEFAULT_JUNIT} under the target's root)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary server directory for debugging")
+    add_verbosity(parser, verbose_help="also print the schemathesis command line (header values masked), the "
+                  "configuration it reads and where the served app logs")
     add_target_arguments(parser, url=True)
     parser.set_defaults(handler=cmd_fuzz)
 
@@ -111,10 +114,13 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).is_file():
             raise exitcodes.HarnessError(f"no such file: {path}")
     junit = cwd_path(args.junit) if args.junit else target.root / DEFAULT_JUNIT
+    if args.verbose:
+        print(f"harness: config {config} (a run-time copy adds the credentials' schemes)", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
     try:
         with ExitStack() as stack:
-            base_url = args.url.rstrip("/") if args.url else _serve(target, work, stack)
+            base_url = args.url.rstrip("/") if args.url else _serve(target, work, stack, quiet=args.quiet,
+                                                                    verbose=args.verbose)
             auth = _auth(target, base_url)
             headers = {**target.fuzz.auth.headers, **auth.pop("headers", {}), **headers}
             run_config = _config_with_auth(Path(config), work / "schemathesis.toml", auth.get("openapi", {}))
@@ -128,7 +134,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _serve(target: Target, work: Path, stack: ExitStack) -> str:
+def _serve(target: Target, work: Path, stack: ExitStack, *, quiet: bool = False, verbose: bool = False) -> str:
     """The target as a process: services first, migrate, then the app with env + fuzz.env."""
     from harness import appload
     from harness.server import ServerProcess, build_env, run_migrations
@@ -149,7 +155,10 @@ def _serve(target: Target, work: Path, stack: ExitStack) -> str:
         with (work / "migrate.log").open("ab") as log:
             run_migrations(config, build_env(env, passthrough=config.passthrough), log, work / "migrate.log")
     app = stack.enter_context(ServerProcess(server_config(target, env, kind="uvicorn"), log_path=work / "app.log"))
-    print(f"harness: serving {target.app} at {app.base_url} for the fuzzer", file=sys.stderr, flush=True)
+    if not quiet:
+        print(f"harness: serving {target.app} at {app.base_url} for the fuzzer", file=sys.stderr, flush=True)
+    if verbose:
+        print(f"harness: the app logs to {work / 'app.log'} (--keep keeps it)", file=sys.stderr, flush=True)
     return app.base_url
 
 
@@ -177,6 +186,8 @@ def _auth(target: Target, base_url: str) -> dict[str, Any]:
             return {"headers": dict(data.get("headers", {})), "openapi": dict(data.get("openapi", {}))}
         return {"headers": {auth.header: f"{auth.scheme} {data}".strip()}}
     if auth.endpoint:
+        import httpx  # only for a token endpoint; not on every `harness` start-up
+
         with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
             resp = client.post(auth.endpoint, data=auth.form, json=auth.json_body)
         token = resp.json().get(auth.token_field) if resp.status_code < 300 else None
@@ -199,6 +210,11 @@ def _config_with_auth(source: Path, target: Path, schemes: dict[str, Any]) -> Pa
     )
     target.write_text(source.read_text() + extra)
     return target
+
+
+def masked(argv: list[str]) -> list[str]:
+    """``argv`` with every ``-H`` header's value replaced by ``***`` (credentials stay out of logs)."""
+    return [f"{arg.partition(':')[0]}: ***" if i and argv[i - 1] == "-H" else arg for i, arg in enumerate(argv)]
 
 
 def _run_schemathesis(
@@ -240,7 +256,14 @@ def _run_schemathesis(
         argv += ["--seed", str(args.seed)]
     # The target's root on PYTHONPATH, so that a config's `hooks = "pkg.module"` imports from its checkout.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(target.root), os.environ.get("PYTHONPATH"))))}
-    done = subprocess.run(argv, cwd=target.root, env=env, check=False)  # noqa: S603 - our own argv, no shell
+    if args.verbose:
+        print(f"harness: running {shlex.join(masked(argv))}", file=sys.stderr, flush=True)
+    # --quiet: schemathesis's progress is held back; its report is shown when it found something.
+    done = subprocess.run(argv, cwd=target.root, env=env, check=False,  # noqa: S603 - our own argv, no shell
+                          capture_output=args.quiet, text=True)
+    if args.quiet and done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
     print(f"harness: schemathesis exited {done.returncode}; JUnit at {junit}", file=sys.stderr)
     if done.returncode == 1 and not args.url:
         port = base_url.rsplit(":", 1)[-1]

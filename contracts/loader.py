@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import yaml
-from openapi_spec_validator import validate as validate_spec
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from referencing.exceptions import Unresolvable
 
 from harness.exitcodes import USAGE, HarnessError
+
+if TYPE_CHECKING:  # httpx costs ~0.1-0.3 s to import: only when a document is fetched over HTTP
+    import httpx
 
 TIMEOUT_S = 30.0
 
@@ -45,6 +44,8 @@ def _read(path: Path) -> str:
 
 
 def _fetch(url: str, transport: httpx.BaseTransport | None) -> str:
+    import httpx
+
     try:
         with httpx.Client(transport=transport, timeout=TIMEOUT_S, follow_redirects=True) as client:
             response = client.get(url, headers={"Accept": "application/json, application/yaml;q=0.9"})
@@ -87,6 +88,12 @@ def validate(document: Any, label: str) -> dict[str, Any]:
 
 def check_spec(document: dict[str, Any], label: str) -> None:
     """``openapi-spec-validator`` (3.0 or 3.1, by the ``openapi`` field); its message, where it points."""
+    # Imported here: it costs ~0.5 s of CPU, which every `harness` command would pay at start-up (the
+    # contract commands are registered in every parser), most of them never loading a document.
+    from openapi_spec_validator import validate as validate_spec
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+    from referencing.exceptions import Unresolvable
+
     try:
         validate_spec(document)
     except OpenAPIValidationError as exc:

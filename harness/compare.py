@@ -24,14 +24,14 @@ from typing import Any
 
 from harness import exitcodes, gitrev
 from harness.exitcodes import HarnessError
+from harness.progress import Reporter, add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, load_target, parse_fraction, target_from_args
+from reports import plans
 
 Progress = Callable[[str], None]
 BASE, HEAD = "base", "head"
-#: A comparison's own plan, per side: many short rounds, because the interval of a ratio narrows with
-#: the number of rounds, and round-to-round noise is what a shared machine has most of.
-QUICK_PLAN = {"rounds": 5, "round_seconds": 4.0, "warmup": 2.0}
-DEFAULT_PLAN = {"rounds": 8, "round_seconds": 10.0, "warmup": 3.0}
+# A comparison's own plans are ``reports.plans.COMPARE_PLANS`` (many short rounds; calibrated by
+# tests/reports/test_calibration.py, whose figures docs/compare.md quotes).
 
 _DESCRIPTION = """Measure two revisions of this service in one run, rounds interleaved, and judge
 head/base ratios of rps and p50/p95/p99 against an allowed regression:
@@ -55,9 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--arm", metavar="NAME", help="which arm of the experiment both sides run (default: "
                    "[tool.harness.compare] arm, else the first)")
     p.add_argument("-f", "--locustfile", type=Path, help="your locustfile instead of a configured experiment")
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_PLAN['rounds']} rounds/side x "
-                   f"{QUICK_PLAN['round_seconds']:g} s, {QUICK_PLAN['warmup']:g} s warm-up (default "
-                   f"{DEFAULT_PLAN['rounds']} x {DEFAULT_PLAN['round_seconds']:g} s, {DEFAULT_PLAN['warmup']:g} s)")
+    quick, default = plans.COMPARE_QUICK, plans.COMPARE_DEFAULT
+    p.add_argument("--quick", action="store_true", help=f"{quick.rounds} rounds/side x "
+                   f"{quick.round_seconds:g} s, {quick.warmup:g} s warm-up (default "
+                   f"{default.rounds} x {default.round_seconds:g} s, {default.warmup:g} s)")
     p.add_argument("--max-regression", metavar="PCT", help="allowed regression, e.g. 10%% or 0.1 (default: "
                    "[tool.harness.compare] max_regression, else 10%%)")
     p.add_argument("--strict-inconclusive", action="store_true", help="exit 1 on an inconclusive verdict")
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-contract", action="store_true", help="skip the contract diff base -> head")
     p.add_argument("--allowlist", metavar="FILE", help="accepted breaking changes for the contract diff")
     p.add_argument("-o", "--output", type=Path, help="report directory (default reports/compare/<run-id>/)")
+    add_verbosity(p, verbose_help="on a terminal, also print the live rps line every second")
     add_target_arguments(p)
     p.set_defaults(handler=_cli)
 
@@ -88,7 +90,9 @@ def _cli(args: argparse.Namespace) -> int:
                           else target.compare.max_regression)
     except ValueError as exc:
         raise HarnessError(f"--max-regression: {exc}") from None
-    return run_compare(target, args, max_regression, progress=lambda line: print(line, flush=True))
+    reporter = Reporter("harness compare", verbose=args.verbose, quiet=args.quiet, timestamps=False)
+    with reporter:
+        return run_compare(target, args, max_regression, progress=reporter, result=reporter.echo)
 
 
 def choose_experiment(target: Target, name: str | None, arm: str | None, locustfile: Path | None) -> Any:
@@ -161,7 +165,9 @@ def _label(repo: Path, sha: str, working_tree: bool, dirty: list[str]) -> str:
     return text
 
 
-def run_compare(target: Target, args: argparse.Namespace, max_regression: float, *, progress: Progress) -> int:
+def run_compare(target: Target, args: argparse.Namespace, max_regression: float, *, progress: Progress,
+                result: Progress | None = None) -> int:
+    """``result`` takes the verdict lines (default ``progress``): printed even with --quiet."""
     from harness import sideenv
     from harness.compare_report import judge, write_report
     from load.runner import RunOptions, new_run_id
@@ -212,10 +218,10 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
                           "tree": "working tree" if not tree.temporary else "temporary git worktree"}
             progress(f"[{side}] {info[side]['label']}: {env.how}")
         contract = None if args.no_contract else _contract_diff(targets, args.allowlist, progress)
-        plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
-        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds or int(plan["rounds"]),
-                          round_seconds=args.round_seconds or plan["round_seconds"],
-                          warmup=plan["warmup"] if args.warmup is None else args.warmup, seed=args.seed,
+        plan = plans.compare_plan_for(args.quick)
+        opts = RunOptions(quick=args.quick, users=args.users, rounds=args.rounds or plan.rounds,
+                          round_seconds=args.round_seconds or plan.round_seconds,
+                          warmup=plan.warmup if args.warmup is None else args.warmup, seed=args.seed,
                           output=out / "load")
         doc = measure(exp, targets, opts, progress)
         verdicts = judge(doc, max_regression)
@@ -223,9 +229,10 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
                     users=doc["config"]["users"], quick=args.quick, elapsed_s=round(time.monotonic() - started, 1))
         outcome, code = write_report(out, Path(doc["_path"]), verdicts, contract, info,
                                      strict_inconclusive=args.strict_inconclusive)
+    result = result or progress
     for v in verdicts:
-        progress(f"  {v.metric:<4} {v.outcome.upper():<13} {v.detail}")
-    progress(f"compare: {outcome.upper()} in {time.monotonic() - started:.0f} s -> exit {code}; "
+        result(f"  {v.metric:<4} {v.outcome.upper():<13} {v.detail}")
+    result(f"compare: {outcome.upper()} in {time.monotonic() - started:.0f} s -> exit {code}; "
              f"summary {out / 'summary.md'}, report {out / 'index.html'}")
     return code
 

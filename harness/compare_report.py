@@ -77,25 +77,28 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
         raise ValueError("max_regression must be in (0, 1)")
     if confidence is None:
         confidence = family_confidence(len(metrics))
-    out = []
-    for name in metrics:
-        metric = resolve(name)
-        higher = metric.higher_is_better
-        limit = 1.0 - max_regression if higher else 1.0 + max_regression
-        a, b = round_values(dict(doc), BASE, metric), round_values(dict(doc), HEAD, metric)
-        base, head = _median(a), _median(b)
-        if not a or not b or min(a + b) <= 0:
-            out.append(Verdict(name, "inconclusive", limit, base, head,
-                               detail="no usable rounds on one side (a round without successful requests)"))
-            continue
-        ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms")
-        outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
-        where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
-        detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "
-                  f"the allowed {'>=' if higher else '<='} {limit:.3g} ({format_value(base, metric.unit)} -> "
-                  f"{format_value(head, metric.unit)})")
-        out.append(Verdict(name, outcome, limit, base, head, ci.estimate, ci.low, ci.high, ci.confidence, detail))
-    return out
+    return [verdict(name, round_values(dict(doc), BASE, resolve(name)), round_values(dict(doc), HEAD, resolve(name)),
+                    max_regression, confidence) for name in metrics]
+
+
+def verdict(name: MetricName, a: Sequence[float], b: Sequence[float], max_regression: float,
+            confidence: float) -> Verdict:
+    """The verdict on one metric from the base's rounds ``a`` and the head's ``b`` (also what
+    ``reports.calibration`` simulates compare's plans through)."""
+    metric = resolve(name)
+    higher = metric.higher_is_better
+    limit = 1.0 - max_regression if higher else 1.0 + max_regression
+    base, head = _median(a), _median(b)
+    if not a or not b or min(*a, *b) <= 0:
+        return Verdict(name, "inconclusive", limit, base, head,
+                       detail="no usable rounds on one side (a round without successful requests)")
+    ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms")
+    outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
+    where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
+    detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "
+              f"the allowed {'>=' if higher else '<='} {limit:.3g} ({format_value(base, metric.unit)} -> "
+              f"{format_value(head, metric.unit)})")
+    return Verdict(name, outcome, limit, base, head, ci.estimate, ci.low, ci.high, ci.confidence, detail)
 
 
 def overall(verdicts: Sequence[Verdict], *, valid: bool = True) -> str:

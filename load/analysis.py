@@ -2,11 +2,12 @@
 confidence intervals (``reports.stats.ratio_ci``), generator saturation and run validity.
 
 A comparison has one of four verdicts, judged on its interval and the plan's practical margin m
-(``reports.plans``): *equivalent* (the whole interval inside [1/(1+m), 1+m]: any difference is smaller
-than the plan can call one), *numerator higher* / *lower* (the interval excludes 1 and is not inside
-the margin), or *no significant difference* (the interval holds 1 and reaches past the margin: the
-run can't tell). So a 1% drift measured precisely is "equivalent", never a verdict. A/A validity
-asks for *equivalent* on every metric.
+(``reports.plans``): *equivalent* (the two one-sided tests at 5% show the ratio inside [1/(1+m), 1+m]:
+the exact interval whose two sides hold at least 95% each, ``equivalence`` in the comparison, lies
+inside the margin, so any difference is smaller than the plan can call one), *numerator higher* /
+*lower* (the 95% interval excludes 1 and equivalence is not shown), or *no significant difference*
+(the interval holds 1 and reaches past the margin: the run can't tell). So a 1% drift measured
+precisely is "equivalent", never a verdict. A/A validity asks for *equivalent* on every metric.
 
 Latency percentiles are compared per round, rounds being the independent units; a round's
 percentile counts only when it rests on at least ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000
@@ -26,9 +27,11 @@ from reports.plans import METRICS as COMPARED_METRICS
 from reports.stats import (  # noqa: F401  (verdict_from, EQUIVALENT: part of this module's interface)
     DEFAULT_CONFIDENCE,
     DIFFERENT,
+    EQUIVALENCE_ALPHA,
     EQUIVALENT,
     NO_DIFFERENCE,
     decide,
+    equivalence_ci,
     median,
     ratio_ci,
     verdict_from,
@@ -189,8 +192,11 @@ def compare(rounds: Sequence[Round], numerator: str, denominator: str, metric: s
         doc["verdict"] = "invalid: not enough data (a round without successful requests)"
         return doc
     ci = ratio_ci(a, b, confidence=confidence, seed=seed, bucketed=metric in PERCENTILE_OF)
-    doc.update(estimate=ci.estimate, low=ci.low, high=ci.high, confidence=ci.confidence)
-    doc["verdict"] = invalid_reason or decide(ci, plan.margin(metric))
+    eq = equivalence_ci(a, b, bucketed=metric in PERCENTILE_OF)
+    doc.update(estimate=ci.estimate, low=ci.low, high=ci.high, confidence=ci.confidence,
+               equivalence={"low": eq.low, "high": eq.high, "confidence": eq.confidence,
+                            "alpha": EQUIVALENCE_ALPHA})
+    doc["verdict"] = invalid_reason or decide(ci, plan.margin(metric), eq)
     return doc
 
 
@@ -220,8 +226,13 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
     if aa and not saturated:
         # Equivalence, not "the CI holds 1": two processes are never exactly alike, and a wide
         # interval that holds 1 shows nothing. The arms must be shown the same within the margin.
-        def what(cs: Sequence[Mapping[str, Any]]) -> str:
-            return ", ".join(f"{c['metric']} {c['estimate']:.3f} [{c['low']:.3f}, {c['high']:.3f}] "
+        # Differences are shown with the significance interval, equivalence with the TOST one.
+        def what(cs: Sequence[Mapping[str, Any]], tost: bool = False) -> str:
+            def interval(c: Mapping[str, Any]) -> str:
+                iv = (c.get("equivalence") or c) if tost else c
+                return f"[{iv['low']:.3f}, {iv['high']:.3f}] at {iv['confidence']:.1%}"
+
+            return ", ".join(f"{c['metric']} {c['estimate']:.3f} {interval(c)} "
                              f"(margin ±{c.get('margin', 0):.0%})" for c in cs)
 
         differing = [c for c in comparisons if c["verdict"] in DIFFERENT]
@@ -229,7 +240,7 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
         if differing:
             reasons.append(f"invalid: A/A arms differ ({what(differing)}); the set-up is too noisy to trust")
         if unshown:
-            reasons.append(f"invalid: A/A arms not shown equivalent ({what(unshown)}); the rounds are "
+            reasons.append(f"invalid: A/A arms not shown equivalent ({what(unshown, tost=True)}); the rounds are "
                            "too noisy for this plan's margin: more rounds, or a quieter machine")
     notes = []
     if saturated:

@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="an arm: a running service's URL, or env differences of a server the harness starts")
     run.add_argument("--quick", action="store_true",
                      help="4 rounds/arm x 4 s, 2 s warm-up (CI smoke; default 6 x 12 s, 5 s warm-up)")
-    run.add_argument("--aa", action="store_true", help="A/A: the same arm twice; must show no difference")
+    run.add_argument("--aa", action="store_true",
+                     help="A/A: the same arm twice; valid when every metric is shown equivalent within the "
+                          "plan's margin (with --quick: 10 rounds/arm, reports.plans.QUICK_AA)")
     run.add_argument("--users", type=int, help="concurrent Locust users (default: per experiment, else 20)")
     run.add_argument("--round-seconds", type=float, help="measured seconds per round")
     run.add_argument("--rounds", type=int, help="measured rounds per arm")
@@ -198,8 +200,11 @@ def _run(args: argparse.Namespace) -> int:
                                          "takes --duration, --warmup and --sample-every")
         from load.soak import exit_code, print_soak, run_soak
 
-        soak_doc = run_soak(exp, target, opts, duration=args.duration, sample_s=args.sample_every,
-                            progress=lambda line: print(line, flush=True))
+        soak_reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,
+                                 timestamps=False)
+        with soak_reporter:
+            soak_doc = run_soak(exp, target, opts, duration=args.duration, sample_s=args.sample_every,
+                                progress=soak_reporter)
         print_soak(soak_doc)
         return exit_code(soak_doc)
     reporter = Reporter(f"harness load run {exp.name}", verbose=args.verbose, quiet=args.quiet,

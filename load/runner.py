@@ -72,7 +72,8 @@ class RunOptions:
 
     def resolved(self, plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Rounds, their length and the warm-up: the caller's, else the experiment's plan, else the defaults."""
-        base = {**(QUICK if self.quick else FULL), **(plan or {})}
+        aa_rounds = {"rounds": plans.QUICK_AA.rounds} if self.quick and self.aa else {}
+        base = {**(QUICK if self.quick else FULL), **aa_rounds, **(plan or {})}
         seconds = float(self.round_seconds or base["round_seconds"])
         return {"rounds": int(self.rounds or base["rounds"]),
                 "round_seconds": max(seconds, float(base.get("min_round_seconds", 0.0))),
@@ -358,7 +359,7 @@ def assemble(run_id: str, name: str, exp: Experiment, opts: RunOptions, users: i
              target: Target | None = None) -> dict[str, Any]:
     summary = analysis.summarize(rounds, arm_docs)
     saturated = any(x["saturated"] and not x["warmup"] for x in rounds)
-    plan = plans.plan_for(opts.quick)
+    plan = plans.plan_for(opts.quick, opts.aa)
     comparisons = analysis.comparisons_for(rounds, [a["name"] for a in arm_docs],
                                            invalid_reason=analysis.SATURATED_REASON if saturated else None,
                                            seed=opts.seed, plan=plan)

@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from harness import exitcodes
+from harness.progress import RoundStatus, live_line
 from harness.server import http_get
 from harness.target import Soak, Target
 from load import soakstats
@@ -157,12 +158,17 @@ def run_soak(experiment: Experiment, target: Target, opts: RunOptions, *, durati
         sampler = Sampler(plan.sample_s, server.pids, driver.pids, metrics)
         timeline: list[dict[str, Any]] = []
         load_start: list[float] = []
+        wants_live = bool(getattr(progress, "wants_live_lines", False))
 
         def live(event: Mapping[str, Any]) -> None:
             if not load_start:
                 load_start.append(float(event["t"]) - float(event["elapsed"]))
             timeline.append({"t": round(float(event["elapsed"]), 2), "rps": round(float(event["rps"]), 1),
                              "p95_ms": event.get("p95_ms"), "failures": event.get("failures")})
+            if wants_live:  # the live panel on a terminal (--verbose prints these too); plain logs: 1 line/30 s
+                status = RoundStatus(run.name, arm.name, "soak", float(event["elapsed"]), float(event["rps"]))
+                progress(live_line(f"[{run.name}] {arm.name} soak: {status.elapsed:6.0f}s live {status.rps:5.0f} rps",
+                                   status))
             if len(timeline) % 30 == 0:
                 last = sampler.samples[-1] if sampler.samples else {}
                 progress(f"[{run.name}] {event['elapsed']:6.0f}s / {plan.seconds:g}s: {event['rps']:5.0f} rps, "

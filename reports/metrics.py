@@ -222,7 +222,7 @@ def _plan_figure(doc: Json, metric: Metric, which: str) -> float:
         return 0.0
     figures = (doc["config"].get("plan") or {}).get(which)
     if figures is None:
-        plan = plan_for(bool(doc["config"].get("quick")))
+        plan = plan_for(bool(doc["config"].get("quick")), bool(doc["config"].get("aa")))
         figures = plan.margins if which == "margins" else plan.mdes
     return float(figures.get(key, 0.0))
 

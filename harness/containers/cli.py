@@ -12,9 +12,10 @@ import json
 import shlex
 
 from harness import exitcodes
-from harness.containers.engine import docker_sdk
+from harness.containers.engine import docker_sdk, stderr_progress
 from harness.containers.prepare import PrepareReport, prepare
 from harness.containers.status import StatusReport, status
+from harness.progress import add_verbosity
 
 _DESCRIPTION = (__doc__ or "").replace("``", "`")
 
@@ -40,6 +41,10 @@ def _print_prepare(report: PrepareReport) -> None:
     print(f"ready in {report.seconds:.1f} s")
 
 
+def _ignore(message: str) -> None:
+    """--quiet: no progress lines; the summary (or --json) and errors still print."""
+
+
 def _engine_errors() -> tuple[type[BaseException], ...]:
     docker_error: type[BaseException] = docker_sdk().errors.DockerException
     return (docker_error, OSError)  # the SDK's API errors; timeouts and refused connections
@@ -47,7 +52,8 @@ def _engine_errors() -> tuple[type[BaseException], ...]:
 
 def _prepare(args: argparse.Namespace) -> int:
     try:
-        report = prepare(allow_install=not args.no_install, rebuild=args.rebuild, pull=args.pull)
+        report = prepare(allow_install=not args.no_install, rebuild=args.rebuild, pull=args.pull,
+                         progress=_ignore if args.quiet else stderr_progress, verbose=args.verbose)
     except _engine_errors() as exc:
         raise exitcodes.HarnessError(f"the Docker engine failed a request: {exc}", exitcodes.INVALID_RUN) from exc
     if args.json:
@@ -111,6 +117,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     how.add_argument("--pull", action="store_true",
                      help="replace local builds with the official images when a registry answers (else keep them)")
     prep.add_argument("--json", action="store_true", help="print a JSON report instead of the summary")
+    add_verbosity(prep, verbose_help="also print each image's id, size and content, and the engine's address")
     prep.set_defaults(handler=_prepare)
 
     stat = actions.add_parser(

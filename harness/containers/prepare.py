@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from harness.containers.build import build_service_image, check_honest_tag
-from harness.containers.dockerops import local_image, remove_image, try_pull
+from harness.containers.build import CONTENT_LABEL, build_service_image, check_honest_tag
+from harness.containers.dockerops import LocalImage, local_image, remove_image, try_pull
 from harness.containers.engine import EngineStatus, Progress, ensure_engine, stderr_progress
 from harness.containers.images import BUILT_BY_LABEL, ImageSpec, configured_images
 from harness.containers.rootfs import base_image_name, ensure_base_image
@@ -62,8 +62,8 @@ def pull_timeout_s() -> float:
 class _Preparer:
     """Holds what one run learnt: whether the registry answers, and the base image once built."""
 
-    def __init__(self, *, rebuild: bool, progress: Progress, pull: bool = False) -> None:
-        self.rebuild, self.pull_over_local = rebuild, pull
+    def __init__(self, *, rebuild: bool, progress: Progress, pull: bool = False, verbose: bool = False) -> None:
+        self.rebuild, self.pull_over_local, self.verbose = rebuild, pull, verbose
         self.progress = progress
         self.registry_failed = False
         self.base: str | None = None
@@ -97,6 +97,8 @@ class _Preparer:
             source = "built"
         final = local_image(spec.resolved)
         built = final is not None and BUILT_BY_LABEL in final.labels
+        if self.verbose and final is not None:
+            self.progress(describe(final))
         return ImageOutcome(spec.role, spec.resolved, source, built, round(time.monotonic() - started, 1))
 
     def replace_local(self, spec: ImageSpec, local_id: str) -> Source:
@@ -124,14 +126,25 @@ class _Preparer:
         return self.pull(name, "Ryuk will be disabled for the test run")
 
 
+def describe(image: LocalImage) -> str:
+    """``--verbose``'s line per image: which image exactly (id, size) and what it holds."""
+    content = image.labels.get(CONTENT_LABEL) if BUILT_BY_LABEL in image.labels else None
+    origin = f"built by the harness: {content}" if content else "official/registry image"
+    return f"{image.name}: id {image.image_id[:19]}, {image.size_bytes / 1e6:.0f} MB, {origin}"
+
+
 def prepare(
-    *, allow_install: bool = True, rebuild: bool = False, pull: bool = False, progress: Progress = stderr_progress
+    *, allow_install: bool = True, rebuild: bool = False, pull: bool = False, progress: Progress = stderr_progress,
+    verbose: bool = False,
 ) -> PrepareReport:
+    """``verbose``: also report each image's id, size and content (``--verbose``)."""
     if rebuild and pull:
         raise ValueError("rebuild and pull are opposites")
     started = time.monotonic()
     report = PrepareReport(engine=ensure_engine(allow_install=allow_install, progress=progress))
-    preparer = _Preparer(rebuild=rebuild, progress=progress, pull=pull)
+    if verbose:
+        progress(f"engine {report.engine.host}, Docker {report.engine.server_version}")
+    preparer = _Preparer(rebuild=rebuild, progress=progress, pull=pull, verbose=verbose)
     specs = configured_images()
     names = [base_image_name(), *(spec.resolved for spec in specs)]
     before = preparer.superseded(names) if rebuild else []

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     jobs_broker_url: str | None = None
     # Redis transport: an unacknowledged job (its worker killed mid-job) is redelivered after this long.
     jobs_visibility_timeout_s: int = Field(default=3600, ge=1, le=86_400)
+    # Redis broker: how often a worker checks that the broker still has its data, and publishes every
+    # unfinished job again if not (services/jobs_recovery.py); 0 turns the check off.
+    jobs_recovery_interval_s: float = Field(default=10, ge=0, le=3600)
     # Simulated work per job (ms of asyncio.sleep while running): long jobs for experiments and fault tests.
     jobs_work_ms: int = Field(default=0, ge=0, le=600_000)
     # Finished jobs kept per owner (older ones pruned on create); the jobs experiment checks every job it made.

@@ -17,6 +17,7 @@ from celery import Celery
 from reference_app.core.config import Settings
 from reference_app.core.db import build_engine, build_sessionmaker
 from reference_app.services import jobs
+from reference_app.services.jobs_recovery import is_redis, recovery_step
 
 TASK_NAME = "refapp.jobs.run"
 
@@ -48,6 +49,10 @@ def create_celery(settings: Settings) -> Celery:
         timeout = settings.jobs_visibility_timeout_s
         app.conf.broker_transport_options = {
             "visibility_timeout": timeout, "unacked_restore_interval": min(10, timeout), "unacked_restore_throttle": 1}
+
+    if is_redis(broker) and settings.jobs_recovery_interval_s > 0:
+        # The broker can lose its queue (a restart without persistence): the worker republishes from the rows.
+        app.steps["worker"].add(recovery_step(settings, lambda job_id: enqueue(app, job_id, None)))
 
     # shared=False: the task belongs to this app only (a shared task would join every app made later).
     @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, shared=False)  # type: ignore[untyped-decorator]  # Celery ships no types

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 RESULTS_SCHEMA = REPO / "load" / "results.schema.json"
 # Bounded load: a handful of users for a few seconds per round. The flow is about wiring, not figures.
-LOAD_FLAGS = ("--quick", "--users", "4", "--rounds", "2", "--round-seconds", "1.5", "--warmup", "0")
+LOAD_FLAGS = ("--quick", "--users", "4", "--rounds", "2", "--round-seconds", "1", "--warmup", "0")
 FUZZ_FLAGS = ("-H", TOKEN_HEADER, "--max-examples", "5")
 EXPECTED_OPERATIONS = {
     ("get", "/api/books"),

@@ -12,7 +12,8 @@ conftest): one PostgreSQL and one Redis for the whole session. Isolation is per 
 
 Fault-injection tests reach the containers through the Docker SDK (pause/unpause); a test that
 restarts PostgreSQL gets a container of its own (see ``test_faults_postgres.py``), because Docker
-gives a restarted container new ephemeral host ports and the session URL would go stale.
+gives a restarted container new ephemeral host ports and the session URL would go stale; so does a test
+that restarts Redis (``own_redis``, on a fixed port and without persistence).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 import redis
 from fastapi import FastAPI
 
+from harness.server import free_port
 from reference_app.core.config import Settings
 from reference_app.main import create_app
 from tests.integration.support import (
@@ -40,7 +42,7 @@ from tests.integration.support import (
     server_env,
 )
 from tests.utils.app_fixtures import build_test_settings
-from tests.utils.containers import DATABASE_URL_ENV, REDIS_URL_ENV, unavailable
+from tests.utils.containers import DATABASE_URL_ENV, REDIS_URL_ENV, started_container, stop_container, unavailable
 
 REDIS_DB = 3
 
@@ -113,6 +115,33 @@ def _container(url_env: str, port: int, role: str) -> Any:
     if container is None:  # we started it, so not finding it is a bug, not an environment problem
         pytest.fail(f"no running container publishes {role}'s port {port}")
     return container
+
+
+@pytest.fixture(scope="module")
+def own_redis(redis_url: str) -> Iterator[tuple[Any, RedisDb]]:
+    """A Redis container of the module's own, for tests that restart Redis: published on a fixed host
+    port (Docker gives a restarted container new ephemeral ports, which would strand the session's URL)
+    and without persistence (``--save '' --appendonly no``), so a restart loses everything it held: the
+    worst case a restart can be, which is what the recovery it tests must survive."""
+    if os.environ.get(REDIS_URL_ENV, "").strip():
+        pytest.skip(f"restarting Redis needs a container this suite started ({REDIS_URL_ENV} is set)")
+    from testcontainers.community.redis import RedisContainer
+
+    from harness.containers.images import redis_image
+
+    port = free_port()
+
+    def make() -> Any:
+        return (RedisContainer(redis_image().requested).with_bind_ports(6379, port)
+                .with_command("redis-server --save '' --appendonly no"))
+
+    container = started_container("Redis (own, restartable)", REDIS_URL_ENV, make)
+    db = RedisDb.from_url(f"redis://{container.get_container_host_ip()}:{port}/0", 0)
+    try:
+        yield container.get_wrapped_container(), db
+    finally:
+        db.client.close()
+        stop_container(container)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Jobs on a real Celery worker process over the real Redis: a worker killed mid-job, and Flower.
+"""Jobs on a real Celery worker process over the real Redis: a worker killed mid-job, a Redis restart, Flower.
 
 The API runs in-process (its own SQLite file, which the worker opens too); the worker and Flower are
 real processes started as the reference app's ``[tool.harness.processes]`` start them.
@@ -6,6 +6,7 @@ real processes started as the reference app's ``[tool.harness.processes]`` start
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +22,8 @@ import pytest
 from harness.server import free_port
 from reference_app.core.config import Settings
 from reference_app.main import create_app
-from tests.integration.support import RedisDb
+from reference_app.services.jobs_recovery import MARKER_KEY
+from tests.integration.support import RedisDb, wait_for
 from tests.utils.app_fixtures import build_test_settings, open_client
 from tests.utils.factories import create_user
 
@@ -105,6 +108,49 @@ async def test_a_job_whose_worker_is_killed_mid_job_completes_after_a_restart(
         job = await poll(client, location, user.headers, "done")
         assert job["completions"] == 1
         assert job["result"] == {"count": 0, "total_value": "0.00", "by_category": {}}
+
+
+async def test_a_redis_restart_loses_no_job_and_runs_none_twice(
+        tmp_path: Path, own_redis: tuple[Any, RedisDb], procs: Procs) -> None:
+    """Redis restarts, without persistence, while jobs are queued and one is running: every queued
+    message and the running one's unacknowledged copy are gone. The worker's recovery step notices
+    the broker lost its data and publishes every unfinished job again from the job rows; the job row
+    and its conditional UPDATE keep a job that now runs twice from taking effect twice."""
+    container, redis_db = own_redis
+    redis_db.client.flushall()
+    settings = settings_for(tmp_path, redis_db, jobs_work_ms=1000)
+    env = {**process_env(settings), "REFAPP_JOBS_RECOVERY_INTERVAL_S": "1"}
+    app = create_app(settings)
+    async for client in open_client(app):
+        user = await create_user(client)
+        procs.start(WORKER, env, "worker")
+
+        async def recovery_armed() -> bool:  # the worker's first pass, on an empty database: publishes nothing
+            return bool(redis_db.client.exists(MARKER_KEY))
+
+        await wait_for(recovery_armed, within=60, what="the worker's first recovery pass")
+        before = [(await client.post("/api/v1/jobs", headers=user.headers, json={"kind": "item_report"}))
+                  .headers["location"] for _ in range(6)]
+        await poll(client, before[0], user.headers, "running")
+        queued = redis_db.client.llen("celery")
+        assert queued > 0  # the restart must find jobs waiting in the queue, or it proves nothing
+
+        await asyncio.to_thread(container.restart, timeout=10)
+
+        async def answers() -> bool:
+            return bool(redis_db.client.ping())
+
+        await wait_for(answers, within=60, interval=0.25, what="Redis to answer after its restart")
+        # The API's publisher reconnects too: jobs submitted after the restart run as well.
+        after = []
+        for _ in range(2):
+            response = await client.post("/api/v1/jobs", headers=user.headers, json={"kind": "item_report"})
+            assert response.status_code == 202, response.text
+            after.append(response.headers["location"])
+        jobs = [await poll(client, location, user.headers, "done", timeout_s=120) for location in before + after]
+        log = (tmp_path / "worker.log").read_text()
+        assert [job["completions"] for job in jobs] == [1] * len(jobs), log[-3000:]
+        assert log.count("published again") == 1  # the recovery ran once, after the restart: no job was saved by luck
 
 
 async def test_flower_lists_the_task(tmp_path: Path, redis_db: RedisDb, procs: Procs) -> None:

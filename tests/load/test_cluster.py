@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from harness.server import ServerConfig, ServerProcess, free_port
+from tests.utils.stub_asgi import write_stub_app
 
 pytestmark = [pytest.mark.load, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -32,34 +32,14 @@ RUN_TIMEOUT_S = 240
 # Each request waits 5 ms, so 4 users offer at most 800 rps: far below what one Locust process drives,
 # whatever the machine's speed (an instant stub saturated the local generator on a quiet machine, and
 # a saturated run is rightly invalid).
-APP = textwrap.dedent('''
-    import asyncio
-    import json
-
-    def create_app():
-        async def app(scope, receive, send):
-            if scope["type"] == "lifespan":
-                while True:
-                    message = await receive()
-                    if message["type"] == "lifespan.startup":
-                        await send({"type": "lifespan.startup.complete"})
-                    elif message["type"] == "lifespan.shutdown":
-                        await send({"type": "lifespan.shutdown.complete"})
-                        return
-            await asyncio.sleep(0.005)
-            body = json.dumps({"message": "hello"}).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"r1")]})
-            await send({"type": "http.response.body", "body": body})
-        return app
-''')
+STUB_ENV = {"STUB_DELAY_MS": "5"}
 
 
 @pytest.fixture(scope="module")
 def stub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("stub")
-    (root / "stub_cluster_app.py").write_text(APP)
-    cfg = ServerConfig(app="stub_cluster_app:create_app", cwd=root, migrate_cmd=None, ready_timeout_s=30)
+    cfg = ServerConfig(app=write_stub_app(root, "stub_cluster_app"), cwd=root, env=STUB_ENV, migrate_cmd=None,
+                       ready_timeout_s=30)
     with ServerProcess(cfg, log_path=root / "server.log") as srv:
         yield srv.base_url
 
@@ -243,15 +223,16 @@ def test_a_late_worker_is_waited_for_and_a_missing_one_times_out(stub_url: str, 
 def test_a_worker_of_another_version_is_refused_naming_both(stub_url: str, tmp_path: Path,
                                                            procs: list[Proc]) -> None:
     port = free_port()
-    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "1", "--worker-timeout", "20"),
-               tmp_path)
-    procs.append(run)
-    run.wait_for("waiting for workers", 90)
     # A worker that really reports another harness version: the same entry point, the version overridden.
+    # Started first (Locust's worker asks for the locustfile every second until a master answers), so it is
+    # refused as soon as the master listens, and the master's wait for a valid worker can be short.
     code = ("import locust, sys; import load.cluster as c; c.HARNESS_VERSION = '0.0.0-other'; "
             f"sys.exit(c.worker_main('127.0.0.1', {port}))")
     other = Proc([sys.executable, "-c", code], tmp_path)
     procs.append(other)
+    run = Proc(run_argv(stub_url, tmp_path / "out", port, "--expect-workers", "1", "--worker-timeout", "10"),
+               tmp_path)
+    procs.append(run)
     assert other.wait(120) == 2, other.output()
     assert "harness 0.0.0-other" in other.output()
     assert run.wait(RUN_TIMEOUT_S) == 3, run.output()

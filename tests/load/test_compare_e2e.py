@@ -25,7 +25,7 @@ def test_compare_two_commits(tmp_path: Path) -> None:
     repo = make_service_repo(tmp_path / "svc")
     commit_app(repo, app_source(sleep_ms=50), "head: a slower read")
     out = tmp_path / "report"
-    proc = _compare(repo, "--base", "HEAD~1", "--quick", "--rounds", "3", "--round-seconds", "2", "--warmup", "1",
+    proc = _compare(repo, "--base", "HEAD~1", "--quick", "--rounds", "3", "--round-seconds", "1", "--warmup", "0.5",
                     "-o", str(out))
     # 50 ms on a read of a few ms: every head round is slower than every base round, by far.
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -3,7 +3,6 @@ arm options switched per round, and no process left behind (even when start-up f
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import psutil
@@ -12,35 +11,17 @@ import pytest
 from harness.exitcodes import HarnessError
 from harness.server import ServerConfig, ServerProcess
 from load.rounds import LoadDriver, RoundError, RoundSpec
+from tests.utils.stub_asgi import write_stub_app
 
 pytestmark = pytest.mark.slow
 PROFILES = Path(__file__).resolve().parents[2] / "load" / "profiles"
 
-APP = textwrap.dedent('''
-    import json
-
-    def create_app():
-        async def app(scope, receive, send):
-            if scope["type"] == "lifespan":
-                while True:
-                    message = await receive()
-                    if message["type"] == "lifespan.startup":
-                        await send({"type": "lifespan.startup.complete"})
-                    elif message["type"] == "lifespan.shutdown":
-                        await send({"type": "lifespan.shutdown.complete"})
-                        return
-            body = json.dumps({"message": "hello", "path": scope["path"]}).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"r1")]})
-            await send({"type": "http.response.body", "body": body})
-        return app
-''')
 
 
 @pytest.fixture
 def stub_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    (tmp_path / "stub_driver_app.py").write_text(APP)
-    cfg = ServerConfig(app="stub_driver_app:create_app", cwd=tmp_path, migrate_cmd=None, ready_timeout_s=30)
+    cfg = ServerConfig(app=write_stub_app(tmp_path, "stub_driver_app"), cwd=tmp_path, migrate_cmd=None,
+                       ready_timeout_s=30)
     with ServerProcess(cfg, log_path=tmp_path / "server.log") as srv:
         yield srv
 

@@ -17,6 +17,7 @@ from harness.target import load_target
 from load.experiment import get_experiment
 from load.runner import RunOptions, run_experiment
 from load.schema import SCHEMA_PATH
+from tests.utils.stub_asgi import write_stub_app
 
 pytestmark = [pytest.mark.load, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
     out = tmp_path / "aa"
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "load", "run", "io", "--aa", "--users", "10", "--rounds", "2",
-         "--round-seconds", "2", "--warmup", "0", "--processes", "2", "-o", str(out)],
+         "--round-seconds", "1", "--warmup", "0", "--processes", "2", "-o", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode in (0, 3), proc.stderr[-2000:]  # 3: noisy machine or saturated, still a document
     results = _validate(out / "results.json")
@@ -60,20 +61,6 @@ def test_cli_aa_with_two_locust_processes(tmp_path: Path) -> None:
     assert all(r["requests"] > 0 for r in results["rounds"])
     assert "io_async_b round 2/2" in proc.stdout
 
-
-PLAIN_APP = """
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"ok"})
-"""
 
 # A plain locustfile: no harness import, no counters, an on_start that takes a while.
 PLAIN_LOCUSTFILE = """
@@ -93,10 +80,10 @@ class Visitor(HttpUser):
 
 
 def test_plain_locustfile_against_two_url_arms(tmp_path: Path) -> None:
-    (tmp_path / "plainapp.py").write_text(PLAIN_APP)
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(PLAIN_LOCUSTFILE)
-    cfg = ServerConfig(app="plainapp:app", cwd=tmp_path, ready_path="/", ready_timeout_s=30)
+    cfg = ServerConfig(app=write_stub_app(tmp_path, "plainapp"), cwd=tmp_path, env={"STUB_BODY": "ok"}, ready_path="/",
+                       ready_timeout_s=30)
     with ServerProcess(cfg, log_path=tmp_path / "a.log") as a, ServerProcess(cfg, log_path=tmp_path / "b.log") as b:
         proc = subprocess.run(
             [sys.executable, "-m", "harness.cli", "load", "run", "-f", "locustfile.py", "--arm", f"a={a.base_url}",

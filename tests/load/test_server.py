@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -12,36 +11,12 @@ import psutil
 import pytest
 
 from harness.server import ServerConfig, ServerError, ServerProcess, build_env, free_port
-
-APP = textwrap.dedent('''
-    import os
-
-    def create_app():
-        mode = os.environ.get("REFAPP_STUB_MODE", "ok")
-        if mode == "crash":
-            raise SystemExit("stub: refusing to start")
-
-        async def app(scope, receive, send):
-            if scope["type"] == "lifespan":
-                while True:
-                    message = await receive()
-                    if message["type"] == "lifespan.startup":
-                        await send({"type": "lifespan.startup.complete"})
-                    elif message["type"] == "lifespan.shutdown":
-                        await send({"type": "lifespan.shutdown.complete"})
-                        return
-            status = 503 if mode == "unready" else 200
-            body = os.environ.get("REFAPP_STUB_BODY", "ok").encode()
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": body})
-        return app
-''')
+from tests.utils.stub_asgi import write_stub_app
 
 
 @pytest.fixture
 def stub_dir(tmp_path: Path) -> Path:
-    (tmp_path / "stubapp_srv.py").write_text(APP)
+    write_stub_app(tmp_path, "stubapp_srv")
     return tmp_path
 
 
@@ -54,10 +29,10 @@ def config(stub_dir: Path, **kw: object) -> ServerConfig:
 
 def test_starts_serves_and_tears_down(stub_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with ServerProcess(config(stub_dir, env={"REFAPP_STUB_BODY": "hello-env"}), log_path=log) as srv:
+    with ServerProcess(config(stub_dir, env={"STUB_BODY": "hello-env"}), log_path=log) as srv:
         assert srv.base_url.startswith("http://127.0.0.1:")
         status, body = srv.get("/anything", timeout=30)  # generous: not a test of speed
-        assert (status, body) == (200, b"hello-env")  # REFAPP_* reached the server
+        assert (status, body) == (200, b"hello-env")  # the configured env reached the server
         pid = srv.pid
         assert srv.alive()
         assert psutil.pid_exists(pid)
@@ -67,7 +42,7 @@ def test_starts_serves_and_tears_down(stub_dir: Path, tmp_path: Path) -> None:
 
 
 def test_early_exit_is_reported_with_the_log_tail(stub_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ServerError) as err, ServerProcess(config(stub_dir, env={"REFAPP_STUB_MODE": "crash"}),
+    with pytest.raises(ServerError) as err, ServerProcess(config(stub_dir, env={"STUB_MODE": "crash"}),
                                                           log_path=tmp_path / "s.log"):
         pass
     assert "before becoming ready" in str(err.value)
@@ -80,7 +55,7 @@ def test_readiness_wait_is_bounded(stub_dir: Path, tmp_path: Path) -> None:
     # a correct run takes the 2 s timeout + one probe (2 s) + stopping (stop_timeout_s, then SIGKILL
     # and 5 s), ~15 s at worst, while a hang, or a start() that ignored ready_timeout_s for the
     # ServerConfig default (60 s), would take 60 s or more.
-    cfg = config(stub_dir, env={"REFAPP_STUB_MODE": "unready"}, ready_timeout_s=2.0)
+    cfg = config(stub_dir, env={"STUB_MODE": "unready"}, ready_timeout_s=2.0)
     default_ready_s = ServerConfig(app="x:app").ready_timeout_s
     assert default_ready_s >= 20 * cfg.ready_timeout_s  # so the bound below can tell them apart
     srv = ServerProcess(cfg, log_path=tmp_path / "s.log")

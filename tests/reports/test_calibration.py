@@ -5,23 +5,31 @@ rules of ``reports.gates``), for every plan in ``reports.plans.PLANS`` and every
 
 * identical arms are called different at most at the interval's nominal rate + 2 standard errors;
 * an effect of the plan's declared MDE is detected with at least 80% power;
-* identical arms are shown equivalent within the plan's margin in most trials (A/A validity);
+* identical arms are shown equivalent within the plan's margin in most trials, and a whole quick A/A
+  check (every metric at once, ``load.analysis.validity``) is valid in >= 97% of runs on quiet rounds;
+* arms that differ by exactly the margin are called equivalent at most at the TOST level (<= 5%);
 * every shipped relative and baseline gate in gates.toml is wrong at the edge of its claim at most
-  at the nominal one-sided rate + 2 SE, and right 80% of the time an MDE past it.
+  at the nominal one-sided rate + 2 SE, and right 80% of the time an MDE past it;
+* for every ``harness compare`` plan (``reports.plans.COMPARE_PLANS``), through compare's verdict rule:
+  an unchanged service, and one whose every metric regressed by exactly the allowance, is failed at
+  most at the nominal rate + 2 SE (one metric, and the four together), and the plan's declared
+  regressions are failed with at least 80% power.
 
 Seeded, so the figures are the ones in docs/reports.md (``python -m reports.calibration``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+from harness.compare_report import COMPARED, family_confidence
 from reports import calibration
-from reports.plans import METRICS, PLANS, Plan
-from reports.stats import max_confidence, mw_rank, ratio_ci
+from reports.plans import COMPARE_PLANS, METRICS, PLANS, QUICK_AA, ComparePlan, Plan, plan_for
+from reports.stats import EQUIVALENCE_ALPHA, max_confidence, mw_rank, ratio_ci
 
 PLAN_METRICS = [pytest.param(plan, metric, id=f"{plan.name}-{metric}") for plan in PLANS.values() for metric in METRICS]
 A_A_EQUIVALENCE = 0.85  # per metric; the table in docs/reports.md has each figure
@@ -47,6 +55,48 @@ def test_shipped_gates_keep_their_claims(plan: Plan, gate: object) -> None:
     rates = calibration.gate_rates(plan, gate)  # type: ignore[arg-type]
     assert rates.false_rate <= rates.bound, rates
     assert rates.power >= calibration.POWER, rates
+
+
+COMPARE = [pytest.param(plan, id=name) for name, plan in COMPARE_PLANS.items()]
+
+
+def _at_allowance(plan: ComparePlan) -> dict[str, float]:
+    return {m: calibration.regression(m, plan.max_regression) for m in COMPARED}
+
+
+@pytest.mark.parametrize("plan", COMPARE)
+def test_compare_rarely_fails_an_unchanged_service(plan: ComparePlan) -> None:
+    aa = calibration.compare_rates(plan, dict.fromkeys(COMPARED, 1.0))
+    assert min(aa.attained.values()) >= family_confidence(len(COMPARED)), aa.attained
+    assert aa.any_fail <= aa.bound(), aa
+
+
+@pytest.mark.parametrize("plan", COMPARE)
+def test_compare_fails_a_change_at_the_allowance_at_most_at_the_nominal_rate(plan: ComparePlan) -> None:
+    edge = calibration.compare_rates(plan, _at_allowance(plan), seed=5)
+    for metric in COMPARED:
+        assert edge.fail[metric] <= edge.bound(metric), (metric, edge)
+    assert edge.any_fail <= edge.bound(), edge
+    nominal = sum((1 - c) / 2 for c in edge.attained.values())
+    assert nominal <= (1 - 0.95) / 2 + 1e-12, "the four intervals together must keep compare's 2.5% promise"
+
+
+@pytest.mark.parametrize("plan", COMPARE)
+def test_compare_detects_its_declared_regressions(plan: ComparePlan) -> None:
+    assert set(plan.detects) == set(COMPARED)
+    for metric, ratio in plan.detects.items():
+        beyond = ratio < 1 - plan.max_regression if metric == "rps" else ratio > 1 + plan.max_regression
+        assert beyond, f"{metric}: {ratio} is within the allowance, a fail there would be a false one"
+    rates = calibration.compare_rates(plan, dict(plan.detects), seed=6)
+    weak = {m: f for m, f in rates.fail.items() if f < calibration.POWER}
+    assert not weak, f"{plan.name} fails these declared regressions in fewer than 80% of runs: {weak}"
+
+
+def test_compare_needs_its_bonferroni_correction() -> None:
+    """The compare checks can fail: four 95% intervals at the allowance fail a run more often than 2.5%."""
+    plan = COMPARE_PLANS["compare-quick"]
+    uncorrected = calibration.compare_rates(plan, _at_allowance(plan), seed=5, confidence=0.95)
+    assert uncorrected.any_fail > 0.025 + 2 * math.sqrt(0.025 * 0.975 / uncorrected.trials), uncorrected
 
 
 def test_the_old_bootstrap_failure_is_what_the_suite_catches() -> None:
@@ -102,3 +152,27 @@ def test_locust_percentile_rule() -> None:
     assert calibration.locust_percentile(values, 0.95)[0] == 100.0
     assert calibration.locust_percentile(values, 0.5)[0] == 60.0
     assert list(calibration.locust_bucket(np.array([99.4, 147.0, 155.0, 3432.0]))) == [99.0, 150.0, 160.0, 3400.0]
+
+
+def test_quick_aa_check_passes_on_quiet_rounds() -> None:
+    """``--quick --aa`` is valid (all metrics equivalent, none different) in >= 97% of quiet A/A runs,
+    through ``load.analysis.validity``, so 19 of 20 real runs is the likely outcome (P = 0.92 at 97%)."""
+    assert plan_for(quick=True, aa=True) is QUICK_AA
+    assert QUICK_AA.margins == PLANS["quick"].margins, "the A/A check judges the quick plan's margins"
+    assert calibration.aa_validity(QUICK_AA) >= 0.97
+
+
+def test_four_quick_rounds_are_too_few_for_an_aa_check() -> None:
+    """Why QUICK_AA has more rounds: on the same quiet rounds, 4 per arm fail the A/A check too often."""
+    four = dataclasses.replace(QUICK_AA, rounds=PLANS["quick"].rounds)
+    assert calibration.aa_validity(four, trials=400) < 0.5  # 30%: p95 alone is shown equivalent in 44%
+
+
+@pytest.mark.parametrize(("plan", "metric"), PLAN_METRICS)
+def test_arms_that_differ_by_the_margin_are_rarely_called_equivalent(plan: Plan, metric: str) -> None:
+    """The TOST guarantee: at a true difference of exactly the margin, 'equivalent' at most at the
+    one-sided level of the equivalence interval (<= 5%), + 2 SE."""
+    rates = calibration.false_equivalence(plan, metric)
+    alpha = rates.equivalence_alpha
+    assert alpha <= EQUIVALENCE_ALPHA + 1e-12
+    assert rates.equivalent <= alpha + 2 * math.sqrt(alpha * (1 - alpha) / rates.trials), rates

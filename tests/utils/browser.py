@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.utils.ci import in_ci
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DEFAULT_PATH = Path("/usr/bin/chromium")
 HEADLESS_FLAGS = (
@@ -35,10 +37,6 @@ INSTALL_TIMEOUT_S = 900
 
 def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def in_ci() -> bool:
-    return _truthy("CI")
 
 
 def find_chromium() -> Path | None:

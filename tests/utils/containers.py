@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -28,6 +28,7 @@ from harness.containers.dockerops import local_image
 from harness.containers.engine import docker_sdk, engine_host, ping
 from harness.containers.images import postgres_image, redis_image
 from harness.containers.runenv import RYUK_DISABLED_ENV, run_env, ryuk_image
+from tests.utils.ci import unavailable
 
 DATABASE_URL_ENV = "HARNESS_DATABASE_URL"
 REDIS_URL_ENV = "HARNESS_REDIS_URL"
@@ -35,17 +36,6 @@ PG_USER = "harness"
 PG_PASSWORD = "harness-test-pw"
 PG_DB = "harness"
 _HINT = "run `harness containers prepare`, or set {env}"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip locally, fail under CI=true; ``reason`` is one line."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def asyncpg_url(url: str) -> str:
@@ -79,7 +69,7 @@ def _start_errors() -> tuple[type[BaseException], ...]:
     return (docker_error, OSError, RuntimeError, RedisError)
 
 
-def _started(role: str, env_hint: str, make: Callable[[], Any]) -> Any:
+def started_container(role: str, env_hint: str, make: Callable[[], Any]) -> Any:
     """Build and start a container, or skip/fail with one line (stopping whatever half-started)."""
     if ping() is None:
         unavailable(f"no Docker engine at {engine_host()} for {role}; {_HINT.format(env=env_hint)}")
@@ -90,13 +80,13 @@ def _started(role: str, env_hint: str, make: Callable[[], Any]) -> Any:
         container.start()
     except _start_errors() as exc:  # no container here: say why (a programming error still raises)
         if container is not None:
-            _stop(container)
+            stop_container(container)
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
         unavailable(f"{role} container did not start ({type(exc).__name__}: {detail}); {_HINT.format(env=env_hint)}")
     return container
 
 
-def _stop(container: Any) -> None:
+def stop_container(container: Any) -> None:
     try:
         container.stop()
     except _start_errors() as exc:  # best effort: the session is ending anyway
@@ -125,11 +115,11 @@ def postgres_url() -> Iterator[str]:
         # the official image honours the same variable.
         return container.with_env("POSTGRES_INITDB_ARGS", "--no-sync")
 
-    container = _started("PostgreSQL", DATABASE_URL_ENV, make)
+    container = started_container("PostgreSQL", DATABASE_URL_ENV, make)
     try:
         yield str(container.get_connection_url())
     finally:
-        _stop(container)
+        stop_container(container)
 
 
 @pytest.fixture(scope="session")
@@ -145,10 +135,10 @@ def redis_url() -> Iterator[str]:
 
         return RedisContainer(redis_image().requested)
 
-    container = _started("Redis", REDIS_URL_ENV, make)
+    container = started_container("Redis", REDIS_URL_ENV, make)
     try:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(container.port)
         yield f"redis://{host}:{port}/0"
     finally:
-        _stop(container)
+        stop_container(container)

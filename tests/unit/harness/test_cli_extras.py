@@ -46,3 +46,16 @@ def test_require_raises_for_an_absent_module() -> None:
     with pytest.raises(ModuleNotFoundError) as err:
         cli.require("no_such_module_xyz")
     assert err.value.name == "no_such_module_xyz"
+
+
+def test_building_the_parser_leaves_the_heavy_libraries_unimported() -> None:
+    """Every `harness` command builds the whole parser; the suite and CI start it a hundred times or more.
+    openapi-spec-validator and httpx (with rich) are imported where they are used, not at start-up."""
+    import subprocess
+    import sys
+
+    heavy = ("openapi_spec_validator", "httpx", "locust", "schemathesis")
+    code = ("import sys; from harness.cli import build_parser; build_parser(); "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,37 @@ def test_a_base_that_cannot_import_exits_2_naming_the_side(repo: Path) -> None:
     assert "base" in proc.stderr
     assert "broken on purpose" in proc.stderr
     _no_worktrees(repo)
+
+
+def _fake_compare(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_compare that reports one progress line and one verdict, the way the real one does."""
+    from harness import compare
+
+    def run(target: object, args: object, max_regression: float, *, progress: Callable[[str], None],
+            result: Callable[[str], None] | None = None) -> int:
+        progress("[base] round 1/5: 812 rps")
+        (result or progress)("compare: PASS in 40 s -> exit 0")
+        return 0
+
+    monkeypatch.setattr(compare, "run_compare", run)
+
+
+@pytest.mark.parametrize(("flags", "progress_shown"), [([], True), (["-q"], False), (["--quiet"], False),
+                                                       (["-v"], True)])
+def test_quiet_keeps_only_the_verdict(flags: list[str], progress_shown: bool, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    _fake_compare(monkeypatch)
+    monkeypatch.setenv("NO_COLOR", "1")  # plain lines whatever runs the tests
+    assert main(["compare", "--base", "HEAD", *flags]) == 0
+    out = capsys.readouterr().out
+    assert ("[base] round 1/5" in out) is progress_shown
+    assert "compare: PASS" in out
+
+
+def test_compare_quiet_and_verbose_exclude_each_other() -> None:
+    from harness.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "--base", "HEAD", "-q", "-v"])

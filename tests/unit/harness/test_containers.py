@@ -247,6 +247,50 @@ def test_cli_registers_prepare_and_status() -> None:
     assert status_args.handler is not args.handler
 
 
+def _engine_with_cached_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that answers and holds every image already (a warm machine), without Docker."""
+    from harness.containers import dockerops, prepare
+
+    monkeypatch.setattr(engine, "ping", lambda timeout_s=5.0: "27.0")
+    labels = {prepare.BUILT_BY_LABEL: "fastapi-harness", prepare.CONTENT_LABEL: "PostgreSQL 15 (Debian 12)"}
+    monkeypatch.setattr(prepare, "local_image", lambda name: dockerops.LocalImage(
+        name, "sha256:" + "ab" * 32, labels if "postgres" in name else {}, 400_000_000))
+
+
+@pytest.mark.parametrize("flag", ["-q", "--quiet"])
+def test_prepare_quiet_prints_no_progress_but_the_summary(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    _engine_with_cached_images(monkeypatch)
+    assert main(["containers", "prepare", "--no-install"]) == exitcodes.OK
+    plain = capsys.readouterr()
+    assert "is cached" in plain.err  # without the flag the progress lines are there
+    assert main(["containers", "prepare", "--no-install", flag]) == exitcodes.OK
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    assert "ready in" in quiet.out  # the summary still prints
+    assert "postgres" in quiet.out
+
+
+def test_prepare_verbose_names_each_images_id_size_and_content(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    _engine_with_cached_images(monkeypatch)
+    assert main(["containers", "prepare", "--no-install"]) == exitcodes.OK
+    assert "sha256:abab" not in capsys.readouterr().err
+    assert main(["containers", "prepare", "--no-install", "-v"]) == exitcodes.OK
+    err = capsys.readouterr().err
+    assert re.search(r"postgres:\S+: id sha256:abab\S*, 400 MB, built by the harness: PostgreSQL 15", err), err
+    assert re.search(r"redis:\S+: id sha256:abab\S*, 400 MB, official/registry image", err), err
+    assert "Docker 27.0" in err
+    with pytest.raises(SystemExit):  # one or the other, as on every long-running command
+        build_parser().parse_args(["containers", "prepare", "-q", "-v"])
+
+
 @pytest.mark.parametrize("role", ["postgres", "redis"])
 def test_dockerfiles_copy_only_shipped_files(role: str) -> None:
     text = dockerfile(role).read_text()

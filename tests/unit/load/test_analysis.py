@@ -157,3 +157,19 @@ def test_checks_are_summed_over_measured_rounds() -> None:
     rounds[2]["counters"] = {"cache_mismatches": 2, "users_ready": 20}
     rounds[3]["counters"] = {"cache_mismatches": 1}
     assert analysis.aggregate_checks(rounds)["cache_mismatches"] == 3
+
+
+def test_equivalence_is_the_tost_interval_not_the_95_percent_one() -> None:
+    # 4 vs 4 rounds: the 95% interval is [min, max] of the 16 round ratios (97.1%), past the +-12%
+    # margin through one pair; the TOST interval at 5% a side (94.3%) drops that pair and lies inside.
+    rounds = two_arm_rounds((100, 100, 100, 108), (100, 100, 100, 92))
+    c = analysis.compare(rounds, "B", "A", "rps", plan=plans.DEFAULT)
+    assert c["low"] < 1 / 1.12
+    assert c["equivalence"]["low"] >= 1 / 1.12
+    assert c["equivalence"]["high"] <= 1.12
+    assert c["equivalence"]["confidence"] == pytest.approx(0.9429, abs=1e-4)
+    assert c["equivalence"]["alpha"] == 0.05
+    assert c["verdict"] == analysis.EQUIVALENT
+    # the same spread twice over is not shown the same: "no significant difference" (invalid A/A)
+    wider = two_arm_rounds((100, 100, 108, 108), (100, 100, 92, 92))
+    assert analysis.compare(wider, "B", "A", "rps", plan=plans.DEFAULT)["verdict"] == analysis.NO_DIFFERENCE

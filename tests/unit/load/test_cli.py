@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,22 @@ def test_report_table_renders_the_arms_and_the_verdict() -> None:
         assert arm in plain.getvalue()
     assert "validity: valid" in rendered or "validity: INVALID" in rendered
     assert "|" not in plain.getvalue()  # the plain form stays today's fixed-width text
+
+
+@pytest.mark.parametrize(("flags", "progress_shown"), [([], True), (["-q"], False), (["-v"], True)])
+def test_a_soak_honours_quiet(flags: list[str], progress_shown: bool, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from load import soak
+
+    def run_soak(*args: object, progress: Any, **kwargs: object) -> dict[str, Any]:
+        progress("[soak]     30s / 60s:   250 rps, p95 12 ms, server RSS 90 MB")
+        return {"verdict": "pass"}
+
+    monkeypatch.setattr(soak, "run_soak", run_soak)
+    monkeypatch.setattr(soak, "print_soak", lambda doc: print(f"SUMMARY verdict {doc['verdict']}"))
+    monkeypatch.setattr(soak, "exit_code", lambda doc: exitcodes.OK)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli.main(["load", "run", "soak", "--quick", *flags]) == exitcodes.OK
+    out = capsys.readouterr().out
+    assert ("server RSS 90 MB" in out) is progress_shown
+    assert "SUMMARY verdict pass" in out
