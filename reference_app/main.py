@@ -128,6 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Swagger UI's Authorize dialog: the password flow's form takes the email as "username".
         swagger_ui_init_oauth={"scopeSeparator": " "},
         debug=False,  # never the traceback page, whatever REFAPP_DEBUG says
+        # FastAPI's built-in OpenTelemetry off: tracing and metrics are this app's own layers
+        # (REFAPP_MIDDLEWARE, sampled at the edge). Left on, FastAPI asks the global providers on
+        # every request whether it should trace it (~5 us each, on the bare app as well), and would
+        # trace every request, unsampled by our ratio, once anything set a global tracer provider.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     # Built here, not in the lifespan: their cost (argon2 dummy hash) should not be paid per request.

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_app.core.context import request_id_var
@@ -33,13 +33,15 @@ class CorrelationIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex gave, without building a UUID object per request.
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else secrets.token_hex(16)
+        value = request_id.encode("latin-1")  # the pattern admits ASCII only
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                _set_header(message, b"x-request-id", value)
             await send(message)
 
         try:
@@ -63,7 +65,7 @@ class ServerTimingMiddleware:
         async def send_with_timing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 elapsed_ms = (time.perf_counter() - start) * 1000
-                MutableHeaders(scope=message).append("Server-Timing", f"app;dur={elapsed_ms:.2f}")
+                message["headers"] = [*message.get("headers", ()), (b"server-timing", b"app;dur=%.2f" % elapsed_ms)]
             await send(message)
 
         await self.app(scope, receive, send_with_timing)
@@ -99,8 +101,11 @@ class AccessLogMiddleware:
                 self.metrics.observe(scope["method"], template, status, elapsed)
             if self.log_enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                access_log.info(
-                    "request",
+                # makeRecord + handle is what Logger.info does (the logger's filters and handlers
+                # all apply), minus the stack walk that finds the caller's file and line: one per
+                # request, for a call site that is always this one.
+                access_log.handle(access_log.makeRecord(
+                    access_log.name, logging.INFO, __file__, 0, "request", (), None,
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],
@@ -109,7 +114,7 @@ class AccessLogMiddleware:
                         "duration_ms": round(elapsed * 1000, 3),
                         "client": client[0] if client else None,
                     },
-                )
+                ))
 
 
 class BodySizeLimitMiddleware:
@@ -169,10 +174,32 @@ def route_template(scope: Scope) -> str:
     path: str = scope.get("path", "")
     if regex is None or regex.match(path):
         return template
+    # The prefix this route was last found under, tried first: one regex match per request instead
+    # of one per "/" of the path. Keyed by id (routes are unhashable) and checked before use, so a
+    # reused id costs one failed match; bounded by the routes of the apps alive in the process.
+    key = id(route)
+    prefix = _PREFIXES.get(key)
+    if prefix is not None and path.startswith(prefix) and regex.match(path[len(prefix):]):
+        return prefix + template
     for i, char in enumerate(path):
         if char == "/" and i and regex.match(path[i:]):
+            if len(_PREFIXES) >= _MAX_PREFIXES:
+                _PREFIXES.clear()
+            _PREFIXES[key] = path[:i]
             return path[:i] + template
     return template
+
+
+_PREFIXES: dict[int, str] = {}
+_MAX_PREFIXES = 4096
+
+
+def _set_header(message: Message, name: bytes, value: bytes) -> None:
+    """Set one response header on an ``http.response.start`` message (``name`` lower-case), replacing
+    any earlier value: what ``MutableHeaders(scope=message)[name] = value`` does, minus its wrapper."""
+    headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != name]
+    headers.append((name, value))
+    message["headers"] = headers
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -185,15 +212,61 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class SelectiveGZipMiddleware(GZipMiddleware):
-    """GZip, except for file downloads: their bytes must keep the offsets that Range requests
-    and resumed downloads count in, and their Content-Length must survive for progress bars."""
+    """Starlette's GZip, except for file downloads, and with small responses passed by untouched.
+
+    Downloads keep their bytes: the offsets that Range requests and resumed downloads count in, and
+    the Content-Length that progress bars read. A complete body under ``minimum_size`` goes out as
+    it is, which is what Starlette's responders do with it too; deciding that here, before one is
+    built, spares the common small JSON response the responder and its header parsing. Anything else
+    is handed, start message first, to Starlette's own responder.
+    """
 
     def __init__(self, app: ASGIApp, *, minimum_size: int, skip_paths: re.Pattern[str]) -> None:
         super().__init__(app, minimum_size=minimum_size)
         self.skip_paths = skip_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.skip_paths.match(scope["path"]):
+        if scope["type"] != "http" or self.skip_paths.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        start: Message | None = None
+        responder: IdentityResponder | None = None
+        passed = False
+
+        async def send_small_untouched(message: Message) -> None:
+            nonlocal start, responder, passed
+            if passed:
+                await send(message)
+                return
+            if responder is not None:
+                await responder.send_with_compression(message)
+                return
+            kind = message["type"]
+            if kind == "http.response.start":
+                start = message
+                return
+            if (kind == "http.response.body" and start is not None and not message.get("more_body", False)
+                    and len(message.get("body", b"")) < self.minimum_size):
+                passed = True
+                await send(start)
+                await send(message)
+                return
+            responder = self._responder(scope, send)
+            if start is not None:
+                await responder.send_with_compression(start)
+            await responder.send_with_compression(message)
+
+        await self.app(scope, receive, send_small_untouched)
+
+    def _responder(self, scope: Scope, send: Send) -> IdentityResponder:
+        """The responder Starlette's GZipMiddleware would have used, attached to ``send``."""
+        responder: IdentityResponder
+        if "gzip" in Headers(scope=scope).get("Accept-Encoding", ""):
+            responder = GZipResponder(self.app, self.minimum_size, compresslevel=self.compresslevel,
+                                      thread_minimum_size=self.thread_minimum_size,
+                                      exclude_content_types=self.exclude_content_types)
+        else:
+            responder = IdentityResponder(self.app, self.minimum_size,
+                                          exclude_content_types=self.exclude_content_types)
+        responder.send = send
+        return responder

@@ -45,6 +45,8 @@ class Metrics:
             "websocket_connections", "Open websocket connections.", registry=self.registry
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # The two outcomes' children, looked up once (see ``observe``): one is bumped on every cached read.
+        self._cache_outcomes = {True: self.cache.labels("hit"), False: self.cache.labels("miss")}
         self.jobs = Counter("background_jobs_total", "Background jobs by outcome.", ["outcome"], registry=self.registry)
         self.db_pool = Gauge("db_pool_checked_out", "Database connections checked out of the pool.",
                              registry=self.registry)
@@ -54,6 +56,9 @@ class Metrics:
         checkedout = getattr(engine.sync_engine.pool, "checkedout", None)  # StaticPool has none
         if callable(checkedout):
             self.db_pool.set_function(lambda: float(checkedout()))
+
+    def cache_lookup(self, hit: bool) -> None:
+        self._cache_outcomes[hit].inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         # The labelled children are looked up once per (method, route, status): ``labels()`` takes a
@@ -159,12 +164,17 @@ class EdgeSampledTracingMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        picked = any(name == b"traceparent" for name, _ in scope["headers"]) or random.random() < self.ratio  # noqa: S311 - sampling, not security
+        picked = _has_traceparent(scope["headers"]) or random.random() < self.ratio  # noqa: S311 - sampling, not security
         token = _edge_sampled.set(picked)
         try:
             await (self.traced if picked else self.app)(scope, receive, send)
         finally:
             _edge_sampled.reset(token)
+
+
+def _has_traceparent(headers: list[tuple[bytes, bytes]]) -> bool:
+    # A loop, not any() over a generator: this runs on every request, traced or not.
+    return any(name == b"traceparent" for name, _ in headers)
 
 
 class _NameSpanFromRoute:

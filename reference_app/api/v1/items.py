@@ -119,7 +119,7 @@ async def read_item_cached(request: Request, item_id: ItemId, user: CurrentUserR
     )
     metrics = request.app.state.metrics
     if metrics is not None:
-        metrics.cache.labels("hit" if hit else "miss").inc()
+        metrics.cache_lookup(hit)
     # Headers that dependencies set (the rate limiter's X-RateLimit-*) are carried over explicitly.
     headers = {**response.headers, "X-Cache": "hit" if hit else "miss", "ETag": entry.etag}
     return Response(entry.body, media_type="application/json", headers=headers)

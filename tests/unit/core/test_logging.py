@@ -48,3 +48,24 @@ def test_stack_info_is_kept() -> None:
 
 def test_no_stack_key_without_stack_info() -> None:
     assert "stack" not in _format(_record())
+
+
+def test_timestamp_is_iso_utc_to_the_millisecond() -> None:
+    from datetime import UTC, datetime
+
+    record = _record()
+    formatter = JsonFormatter()
+    for created in (record.created, 1_733_360_400.0, 1_733_360_400.9995, 1_733_360_401.25):
+        record.created = created
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(formatter.format(record))["ts"] == expected  # the cached second is not stale
+
+
+def test_extras_that_json_cannot_encode_become_strings() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque!"
+
+    payload = _format(_record(extra={"thing": Opaque(), "count": 3}))
+    assert payload["thing"] == "opaque!"
+    assert payload["count"] == 3

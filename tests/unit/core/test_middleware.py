@@ -158,6 +158,24 @@ def test_route_template_without_a_route_is_unmatched() -> None:
     assert route_template({"type": "http", "path": "/x"}) == "<unmatched>"
 
 
+def test_route_template_prefix_is_found_for_every_path_and_prefix() -> None:
+    """The prefix a route was last seen under is tried first; another id, or another prefix for
+    the same route (a router included twice), must still give the right template."""
+    from fastapi.routing import APIRoute
+
+    async def endpoint(item_id: int) -> None: ...
+
+    route = APIRoute("/items/{item_id}/cached", endpoint)
+    for path, expected in [
+        ("/api/v1/items/1/cached", "/api/v1/items/{item_id}/cached"),
+        ("/api/v1/items/22/cached", "/api/v1/items/{item_id}/cached"),
+        ("/api/v2/items/3/cached", "/api/v2/items/{item_id}/cached"),
+        ("/items/4/cached", "/items/{item_id}/cached"),
+        ("/api/v1/items/5/cached", "/api/v1/items/{item_id}/cached"),
+    ]:
+        assert route_template({"type": "http", "path": path, "route": route}) == expected
+
+
 # ---- GZip --------------------------------------------------------------------------------------------
 
 
@@ -173,6 +191,57 @@ async def test_large_json_is_gzipped(client: httpx.AsyncClient, user: UserHandle
 async def test_small_json_is_not_gzipped(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/lab/hello", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in r.headers
+
+
+async def _gzip_app(body: list[bytes], *, minimum_size: int = 100, content_type: bytes = b"text/plain") -> Any:
+    from reference_app.core.middleware import SelectiveGZipMiddleware
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
+        for i, chunk in enumerate(body):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < len(body) - 1})
+
+    return SelectiveGZipMiddleware(app, minimum_size=minimum_size, skip_paths=re.compile(r"^/download$"))
+
+
+async def _gzip_get(app: Any, path: str = "/x", accept: bytes = b"gzip") -> tuple[dict[bytes, bytes], bytes]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "path": path, "headers": [(b"accept-encoding", accept)]}, receive, send)
+    assert next(m["type"] for m in sent) == "http.response.start"
+    return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def test_gzip_small_complete_body_goes_out_untouched() -> None:
+    headers, body = await _gzip_get(await _gzip_app([b"tiny"]))
+    assert body == b"tiny"
+    assert b"content-encoding" not in headers
+    assert b"vary" not in headers
+
+
+async def test_gzip_large_and_streamed_bodies_go_through_starlettes_responder() -> None:
+    import gzip
+
+    for chunks in ([b"a" * 500], [b"tiny", b"b" * 500], [b"x", b"y"]):  # a small stream is compressed too
+        headers, body = await _gzip_get(await _gzip_app(chunks))
+        assert headers[b"content-encoding"] == b"gzip"
+        assert headers[b"vary"] == b"Accept-Encoding"
+        assert gzip.decompress(body) == b"".join(chunks)
+    headers, body = await _gzip_get(await _gzip_app([b"a" * 500]), accept=b"identity")
+    assert body == b"a" * 500
+    assert b"content-encoding" not in headers
+    headers, body = await _gzip_get(await _gzip_app([b"a" * 500]), path="/download")
+    assert body == b"a" * 500
+    assert b"content-encoding" not in headers
+    headers, body = await _gzip_get(await _gzip_app([b"a" * 500], content_type=b"image/png"))
+    assert body == b"a" * 500
+    assert b"content-encoding" not in headers
 
 
 async def test_no_gzip_without_accept_encoding(client: httpx.AsyncClient) -> None:
