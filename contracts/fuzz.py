@@ -10,6 +10,8 @@ The schema is ``--contract FILE`` (relative to the cwd), ``--schema URL``, the c
 or else the service's own ``/openapi.json``. Credentials: ``-H 'Name: value'`` and the configured
 ``[tool.harness.fuzz.auth]`` (static headers, a command, or a token endpoint; docs/target.md).
 Exit 1 when schemathesis finds a failure; it prints each with a ``curl`` command that reproduces it.
+Exit 3 when the service can't be had: a ``--url`` (or ``--schema`` URL) that does not answer, or a
+served app that does not start.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from harness import exitcodes
 from harness.progress import add_verbosity
+from harness.reach import require_answer
 from harness.target import Target, add_target_arguments, cwd_path, expand_env, run_token, target_from_args
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "schemathesis_default.toml"
@@ -114,6 +117,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).is_file():
             raise exitcodes.HarnessError(f"no such file: {path}")
     junit = cwd_path(args.junit) if args.junit else target.root / DEFAULT_JUNIT
+    # A service that is down is a set-up failure (exit 3) now, not a run of every phase whose
+    # connection errors schemathesis would report as failures found (exit 1).
+    if args.url:
+        require_answer(args.url, "--url")
+    if schema is not None and schema.startswith(("http://", "https://")):
+        require_answer(schema, "--schema")
     if args.verbose:
         print(f"harness: config {config} (a run-time copy adds the credentials' schemes)", file=sys.stderr)
     work = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))

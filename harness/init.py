@@ -6,8 +6,9 @@ In the cwd (a repository with a FastAPI app) it:
    in the repository's Python files) and checks that it imports;
 2. writes the ``[tool.harness]`` table (into pyproject.toml, or harness.toml when there is none);
 3. exports the contract to ``contracts/openapi.json``;
-4. writes a starter locustfile (one task per parameter-free GET that needs no credentials, and a
-   commented template for the rest) and a starter ``gates.toml``;
+4. writes a starter locustfile (one task per parameter-free GET that needs no credentials, or a fetch
+   of ``/openapi.json`` when there is none, and a commented template for the rest) and a starter
+   ``gates.toml``;
 5. prints the next commands. ``harness run --quick`` works right away on a simple app.
 
 Nothing existing is overwritten: a file that is already there is left alone and reported.
@@ -168,13 +169,29 @@ expr = "error_rate < 1%"
 '''
 
 
-def _write_new(path: Path, text: str, done: list[str]) -> None:
+def _write_new(path: Path, text: str, done: list[str]) -> bool:
+    """Write ``path`` unless it exists; whether it was written."""
     if path.exists():
         done.append(f"kept    {path} (already there)")
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     done.append(f"wrote   {path}")
+    return True
+
+
+def locustfile_summary(simple: list[str], other: list[str], *, written: bool) -> str:
+    """What the starter locustfile measures, and what is left to the user (never "calls 0 GETs")."""
+    if not written:
+        return f"{LOCUSTFILE} was already there and is left as it is: the {EXPERIMENT} experiment runs it."
+    rest = (f"; the app's {len(other)} other operation(s) need parameters or credentials and are listed in it, "
+            "under a commented template" if other else "")
+    if simple:
+        shown = ", ".join(simple[:5]) + (", ..." if len(simple) > 5 else "")
+        return f"The starter {LOCUSTFILE} calls the app's {len(simple)} GET(s) that need no input: {shown}{rest}."
+    return (f"No GET of this app works without parameters or credentials, so the starter {LOCUSTFILE} only "
+            f"fetches /openapi.json: a smoke test of the server, not of your API{rest}. Add tasks for the "
+            "operations you want measured before you rely on its figures.")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -210,11 +227,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     done.append(f"{'updated' if existing else 'wrote  '} {config_file} ([tool.harness], app {app})")
     _write_new(root / CONTRACT, live.serialize(document), done)
     simple, other = simple_gets(document)
-    _write_new(root / LOCUSTFILE, locustfile_text(simple, other), done)
+    written = _write_new(root / LOCUSTFILE, locustfile_text(simple, other), done)
     _write_new(root / GATES, GATES_TEXT, done)
     print("\n".join(done))
-    print(f"\nThe starter locustfile calls {len(simple)} parameter-free GET(s); {len(other)} other operation(s) "
-          f"are listed in it as a template.\nNext:\n"
+    print(f"\n{locustfile_summary(simple, other, written=written)}\nNext:\n"
           "  harness contract check                  # the live app still matches contracts/openapi.json\n"
           "  harness contract fuzz                   # schemathesis: every check and phase (exit 1 on a failure)\n"
           "  harness load run -f load/locustfile.py --app " + app + " --arm a --arm b:KEY=VALUE\n"

@@ -249,6 +249,15 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
     if excluded:
         notes.append(f"{len(excluded)} measured round(s) left out: " + "; ".join(
             f"round {r['index']} ({r['arm']}): {r['excluded']}" for r in excluded))
+    restarted = [r for r in rounds if not r["warmup"] and r.get("server_processes_changed")]
+    if restarted:
+        # Noted, not left out: a deployment that recycles workers pays for it, and hiding those rounds
+        # would hide a crash loop too. The note says why one round can sit far below the others.
+        notes.append(f"{len(restarted)} measured round(s) saw server processes replaced (a worker recycled, "
+                     "crashed or still booting): " + "; ".join(
+                         f"round {r['index']} ({r['arm']}): "
+                         f"{len(r['server_processes_changed']['gone'])} gone, "
+                         f"{len(r['server_processes_changed']['new'])} new" for r in restarted))
     busy = [r for r in rounds if not r["warmup"] and float(r.get("other_cpu_percent", 0)) >= NOISY_CPU_PERCENT]
     if busy:
         notes.append(f"{len(busy)} measured round(s) shared the machine with other processes using >= "

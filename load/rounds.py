@@ -79,6 +79,14 @@ class CpuWindow:
         return out
 
 
+def process_changes(before: list[int], after: list[int]) -> dict[str, list[int]] | None:
+    """Server processes that left or joined during a round (spawn, settle and the measured window: a
+    recycled, crashed or booted worker), else None. Such a round measured a restart: its throughput
+    can be a fraction of the rest."""
+    gone, new = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+    return {"gone": gone, "new": new} if gone or new else None
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
     t = psutil.cpu_times()
@@ -225,6 +233,9 @@ class LoadDriver:
                                          "(load is only ever sent to this machine)")
         if self._proc is None or self._proc.poll() is not None or self._proc.stdin is None:
             raise RoundError(f"load driver is not running; see {self.log_path}")
+        # From the round's start, not the window's: a worker replaced during spawn and settle is still
+        # booting (or stalled) while the round is measured.
+        server_before = server_pids()
         self._proc.stdin.write(spec.command())
         self._proc.stdin.flush()
         deadline = time.monotonic() + spec.ready_timeout_s + spec.seconds + 60.0
@@ -234,6 +245,7 @@ class LoadDriver:
         gen_cpu: dict[int, float] = {}
         srv_cpu: dict[int, float] = {}
         result: dict[str, Any] | None = None
+        server_changes: dict[str, list[int]] | None = None
         while True:
             event = self._next(deadline, "the end of the round")
             kind = event.get("event")
@@ -249,7 +261,9 @@ class LoadDriver:
             elif kind == "measure_end":
                 gen_cpu, srv_cpu = gen.stop(), srv.stop()
                 machine_pct = 100.0 * (machine_busy_seconds() - machine[0]) / max(time.monotonic() - machine[1], 1e-6)
-                rss_max = max(rss_max, rss_mb(server_pids()))
+                server_after = server_pids()
+                server_changes = process_changes(server_before, server_after)
+                rss_max = max(rss_max, rss_mb(server_after))
             elif kind == "result":
                 result = event
             elif kind == "round_done":
@@ -263,6 +277,8 @@ class LoadDriver:
         result["generator_cpu_percent_total"] = total
         result["server_cpu_percent"] = sum(srv_cpu.values())
         result["server_rss_mb"] = rss_max
+        if server_changes is not None:
+            result["server_processes_changed"] = server_changes
         # Whatever else ran on the machine meanwhile (noisy neighbours skew every figure).
         result["machine_cpu_percent"] = machine_pct
         result["other_cpu_percent"] = max(0.0, machine_pct - sum(gen_cpu.values()) - local_workers

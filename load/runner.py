@@ -161,6 +161,8 @@ def round_doc(index: int, arm: str, warmup: bool, started_at: str, res: Mapping[
         "other_cpu_percent": round(float(res.get("other_cpu_percent", 0.0)), 1),
         "locust_cpu_warning": bool(res.get("locust_cpu_warning")),
         "by_name": res["by_name"], "counters": counters, "error_samples": res.get("errors", {}),
+        **({"server_processes_changed": res["server_processes_changed"]}
+           if res.get("server_processes_changed") else {}),
         **cluster_fields(res),
     }
 
@@ -268,6 +270,7 @@ class ExperimentRun(contextlib.ExitStack):
                                                       cluster=self.opts.cluster))
         self.servers = self.enter_context(ServerSet(self.exp, self.target, self.opts, self.out, self.progress,
                                                     self.schema))
+        self.servers.check_urls()  # a URL arm that does not answer: refused before Locust is started
         profiles = list(dict.fromkeys(a.locustfile for a in self.exp.arms))
         with ThreadPoolExecutor(max_workers=1 + len(profiles)) as pool:
             servers = pool.submit(self.servers.start_all)
@@ -326,6 +329,8 @@ class ExperimentRun(contextlib.ExitStack):
             flag = "  SATURATED" if doc["saturated"] else ""
             if doc.get("excluded"):
                 flag += f"  EXCLUDED ({doc['excluded']})"
+            if doc.get("server_processes_changed"):
+                flag += "  SERVER PROCESSES CHANGED (a worker recycled, crashed or booted)"
             if "workers" in doc:
                 flag += "  workers CPU " + ", ".join("-" if w["cpu_percent"] is None else f"{w['cpu_percent']:.0f}%"
                                                      for w in doc["workers"].values())

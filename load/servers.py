@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from harness import exitcodes
 from harness.companion import CompanionProcess
+from harness.reach import require_answer
 from harness.server import ServerConfig, ServerProcess, build_env, run_migrations
 from harness.target import Target, expand_env, run_token
 from load.experiment import Experiment, server_key
@@ -124,12 +123,7 @@ def check_url(name: str, url: str, timeout_s: float = 5.0, *, remote_ok: bool = 
     if not remote_ok and not url.startswith(LOOPBACK_PREFIXES):
         raise exitcodes.HarnessError(f"arm {name}: {url} is not a loopback URL; load is only ever sent to "
                                      f"this machine ({', '.join(LOOPBACK_PREFIXES)}...)")
-    try:
-        with httpx.Client(timeout=timeout_s, trust_env=False) as client:
-            client.get(url + "/")
-    except httpx.HTTPError as exc:
-        raise exitcodes.HarnessError(f"arm {name}: {url} does not answer ({type(exc).__name__}: {exc})",
-                                     exitcodes.INVALID_RUN) from exc
+    require_answer(url, f"arm {name}", timeout_s=timeout_s, trust_env=False)
 
 
 class MigratedSchema:
@@ -253,14 +247,18 @@ class ServerSet(contextlib.ExitStack):
                       + (", set up" if self.exp.setup else ""))
         return srv, options, companions
 
+    def check_urls(self) -> None:
+        """Every URL arm must answer: called before anything is started (a server, Locust) for the run,
+        so a dead URL is refused first; ``start_all`` calls it too, once."""
+        for arm in self.exp.arms:
+            if arm.url is not None and arm.name not in self.by_arm:
+                check_url(arm.name, arm.url, remote_ok=self.opts.remote_target)
+                self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
+
     def start_all(self, *, concurrency: int = 4) -> None:
         """Migrate (once), then start every distinct server concurrently; raises the first failure."""
-        url_arms = [a for a in self.exp.arms if a.url is not None]
-        for arm in url_arms:
-            assert arm.url is not None
-            check_url(arm.name, arm.url, remote_ok=self.opts.remote_target)
-            self.by_arm[arm.name] = ArmServer(None, arm.url, {}, ("url", 1, {}))
-        if len(url_arms) == len(self.exp.arms):
+        self.check_urls()
+        if all(a.url is not None for a in self.exp.arms):
             return
         self.schema.ensure(self.progress)
         services = self.start_services()

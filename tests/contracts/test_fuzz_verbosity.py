@@ -1,5 +1,6 @@
 """``harness contract fuzz -q/-v``: what each prints around schemathesis (here a stand-in process that
-prints like it and exits with the code under test, so no server and no fuzzing are needed)."""
+prints like it and exits with the code under test, so no server and no fuzzing are needed; the check
+that ``--url`` answers is stubbed too)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def schemathesis_exits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[
         return real_run([sys.executable, "-c", script], **kwargs)
 
     monkeypatch.setattr(fuzz.subprocess, "run", run)
+    # No server either: the up-front check that --url answers (tests/examples, test_reach) is stubbed.
+    monkeypatch.setattr(fuzz, "require_answer", lambda url, what: None)
     return seen
 
 

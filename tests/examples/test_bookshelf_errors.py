@@ -109,6 +109,8 @@ def test_url_arm_that_does_not_answer(harness: Harness, live_url: str, dead_url:
     assert done.returncode == 3, done.explain()
     assert dead_url in done.stderr, done.explain()
     assert "Traceback" not in done.output
+    # Checked first, then started: no Locust process for a run that can't happen.
+    assert "starting Locust" not in done.output, done.explain()
     results = tmp_path / "out" / "results.json"
     assert not results.exists() or read_json(results)["validity"]["valid"] is False
 
@@ -170,10 +172,50 @@ def test_app_that_cannot_be_imported_other_commands(harness: Harness, command: t
     assert "Traceback" not in done.output
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: fuzz --url reports a dead service as a contract failure (1)")
-def test_fuzz_url_that_does_not_answer(harness: Harness, dead_url: str) -> None:
+def test_fuzz_url_that_does_not_answer(harness: Harness, dead_url: str, tmp_path: Path) -> None:
     """A service that is down is a set-up failure (exit 3), not a contract failure found (exit 1)."""
     assert harness("contract", "export", "--app", APP, "-o", "openapi.json").returncode == 0
-    done = harness("contract", "fuzz", "--url", dead_url, "--contract", "openapi.json", "--max-examples", "1")
+    junit = tmp_path / "fuzz.xml"
+    args = ("--url", dead_url, "--contract", "openapi.json", "--max-examples", "1", "--junit", str(junit))
+    done = harness("contract", "fuzz", *args)
     assert done.returncode == 3, done.explain()
     assert dead_url in done.stderr, done.explain()
+    # Refused up front, in one line: schemathesis never ran (no phase, no JUnit file).
+    assert len(_error_lines(done.stderr, dead_url)) == 1, done.explain()
+    assert "schemathesis exited" not in done.stderr, done.explain()
+    assert not junit.exists(), done.explain()
+    assert "Traceback" not in done.output
+
+
+def test_fuzz_schema_url_that_does_not_answer(harness: Harness, live_url: str, dead_url: str) -> None:
+    """The service answers but the --schema URL does not: refused the same way, naming that URL."""
+    schema = f"{dead_url}/openapi.json"
+    done = harness("contract", "fuzz", "--url", live_url, "--schema", schema, "--max-examples", "1")
+    assert done.returncode == 3, done.explain()
+    assert len(_error_lines(done.stderr, schema)) == 1, done.explain()
+    assert "schemathesis exited" not in done.stderr, done.explain()
+
+
+BROKEN_LIFESPAN_APP = """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    raise RuntimeError("BROKEN_LIFESPAN: the database is not there")
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+"""
+
+
+def test_fuzz_app_that_does_not_start(bookshelf: Path, harness: Harness) -> None:
+    """--app: an app that imports but never becomes ready is a set-up failure too (exit 3), not a fuzz run."""
+    (bookshelf / "broken_lifespan.py").write_text(BROKEN_LIFESPAN_APP)
+    done = harness("contract", "fuzz", "--app", "broken_lifespan:app", "--max-examples", "1")
+    assert done.returncode == 3, done.explain()
+    assert "BROKEN_LIFESPAN" in done.stderr, done.explain()  # the log's tail says why
+    assert "schemathesis exited" not in done.stderr, done.explain()

@@ -141,6 +141,21 @@ def test_gunicorn_conf_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (conf["bind"], conf["workers"], conf["max_requests"]) == ("0.0.0.0:9000", 4, 0)
 
 
+def test_the_harness_measures_gunicorn_without_recycling(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The env every server of this repository's experiments gets turns recycling off: at benchmark rates
+    20000 requests per worker are seconds, and a reboot mid-round made a server-experiment round an outlier."""
+    from harness.target import load_target
+    from load.runner import RunOptions
+    from load.servers import base_server_env
+
+    target = load_target(ROOT.parent)
+    assert target.serve.gunicorn_conf == ROOT / "gunicorn.conf.py"
+    for name, value in base_server_env(target, RunOptions(), tmp_path, "token").items():
+        monkeypatch.setenv(name, value)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["max_requests"] == 0
+
+
 @pytest.mark.parametrize(("flag", "expected_calls"), [("true", 1), ("false", 0)])
 def test_gunicorn_on_starting_migrates_once(
     monkeypatch: pytest.MonkeyPatch, flag: str, expected_calls: int

@@ -151,6 +151,19 @@ def test_noisy_neighbours_are_noted_not_invalidating() -> None:
     assert any("other processes" in n for n in v["notes"])
 
 
+def test_rounds_with_replaced_server_processes_are_noted_not_left_out() -> None:
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 140))
+    rounds[-1]["server_processes_changed"] = {"gone": [11, 12], "new": [13, 14]}
+    rounds[0]["server_processes_changed"] = {"gone": [11], "new": [12]}  # a warm-up: not noted
+    v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
+    assert v["valid"]
+    replaced = [n for n in v["notes"] if "server processes replaced" in n]
+    assert len(replaced) == 1, v["notes"]
+    assert replaced[0].startswith("1 measured round(s)")
+    assert f"round {rounds[-1]['index']} (B): 2 gone, 2 new" in replaced[0]
+    assert analysis.summarize(rounds, ARMS)["B"]["rounds"] == 3  # still counted
+
+
 def test_checks_are_summed_over_measured_rounds() -> None:
     rounds = two_arm_rounds((100, 110), (100, 110))
     rounds[0]["counters"] = {"cache_mismatches": 99}  # warm-up

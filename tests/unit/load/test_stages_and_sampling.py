@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from load.rounds import CpuWindow, rss_mb, tree_pids
+from load.rounds import CpuWindow, process_changes, rss_mb, tree_pids
 from load.stages import selected_stages, spike_stages, step_stages, tick_for
 
 
@@ -45,3 +45,11 @@ def test_cpu_window_measures_a_busy_process() -> None:
     assert 0.0 < pct <= 150.0  # a shared machine may starve us; only sanity is checked
     assert tree_pids(os.getpid())[0] == os.getpid()
     assert rss_mb([os.getpid()]) > 1.0
+
+
+def test_process_changes_name_a_replaced_worker() -> None:
+    """A gunicorn worker recycled mid-round: the master stays, one worker goes, another comes."""
+    assert process_changes([10, 11, 12], [10, 12, 11]) is None  # same set, any order
+    assert process_changes([10, 11, 12], [10, 12, 13]) == {"gone": [11], "new": [13]}
+    assert process_changes([10, 11], [10]) == {"gone": [11], "new": []}  # a crash, not replaced yet
+    assert process_changes([10], [10, 11]) == {"gone": [], "new": [11]}
