@@ -31,6 +31,25 @@ DOCKERD_LOG = Path("/var/log/dockerd.log")
 DOCKERD_PIDFILE = Path("/var/run/docker.pid")
 START_TIMEOUT_S = 60.0
 _APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+# Where Debian puts system daemons and tools (dockerd, iptables, debootstrap, chroot). A CI runner or
+# `env -i` often gives a PATH without them, and dockerd itself needs iptables on its PATH.
+_SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def system_path() -> str:
+    """The caller's PATH with the sbin directories appended where missing."""
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(parts + [d for d in _SYSTEM_DIRS if d not in parts])
+
+
+def system_env() -> dict[str, str]:
+    """The environment for system tools: the caller's, with :func:`system_path`."""
+    return {**os.environ, "PATH": system_path()}
+
+
+def which_system(name: str) -> str | None:
+    """``shutil.which`` that also looks where Debian installs system daemons."""
+    return shutil.which(name, path=system_path())
 
 
 @dataclass(frozen=True)
@@ -104,7 +123,7 @@ def _is_root() -> bool:
 
 
 def _run(cmd: list[str], *, timeout_s: float, what: str) -> None:
-    env = {**os.environ, **_APT_ENV}
+    env = {**system_env(), **_APT_ENV}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
@@ -198,11 +217,15 @@ def start_dockerd(progress: Progress, timeout_s: float = START_TIMEOUT_S) -> str
     if running is not None:
         progress(f"dockerd (pid {running}) is running but not answering yet; waiting…")
         return _wait_for_engine(None, running, progress, timeout_s)
+    dockerd = which_system("dockerd")
+    if dockerd is None:
+        raise _cannot_start(f"dockerd is not on PATH or in {', '.join(_SYSTEM_DIRS)}")
     progress(f"starting dockerd (log: {DOCKERD_LOG})…")
     DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
     with DOCKERD_LOG.open("ab") as log:
         process = subprocess.Popen(
-            ["dockerd"],
+            [dockerd],
+            env=system_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -223,7 +246,7 @@ def ensure_engine(*, allow_install: bool = True, progress: Progress = stderr_pro
     if not sys.platform.startswith("linux"):
         raise _cannot_start("the harness only starts an engine itself on Linux")
     installed_now = False
-    if shutil.which("dockerd") is None:
+    if which_system("dockerd") is None:
         if not allow_install:
             raise _cannot_start("dockerd is not installed (and --no-install was given)")
         if not (_is_debian_like() and _is_root()):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from harness.containers.dockerops import docker_cli, local_image
-from harness.containers.engine import Progress, apt_install
+from harness.containers.engine import Progress, apt_install, system_env, which_system
 from harness.containers.images import BUILT_BY_LABEL
 from harness.containers.mirror import find_mirror
 from harness.exitcodes import INVALID_RUN, HarnessError
@@ -36,7 +36,7 @@ def base_image_name() -> str:
 
 
 def _ensure_debootstrap(progress: Progress) -> None:
-    needed = [] if shutil.which("debootstrap") else ["debootstrap"]
+    needed = [] if which_system("debootstrap") else ["debootstrap"]
     if not _KEYRING.is_file():
         needed.append("debian-archive-keyring")
     if needed:
@@ -67,15 +67,16 @@ def _remove_rootfs(workdir: Path, progress: Progress) -> None:
 def _debootstrap(rootfs: Path, mirror: str, progress: Progress) -> None:
     progress(f"debootstrap {SUITE} with {', '.join(PACKAGES)} (≈1.5 min, up to 6 on a busy machine)…")
     started = time.monotonic()
+    debootstrap = which_system("debootstrap") or "debootstrap"
     cmd = [
-        "debootstrap",
+        debootstrap,
         "--variant=minbase",
         f"--include={','.join(PACKAGES)}",
         SUITE,
         str(rootfs),
         mirror,
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=system_env(), check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         log = rootfs / "debootstrap" / "debootstrap.log"

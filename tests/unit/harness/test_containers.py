@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -224,10 +225,52 @@ def test_a_remote_docker_host_is_never_replaced_by_a_local_dockerd(monkeypatch: 
 def test_no_install_without_dockerd_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "ping", lambda timeout_s=5.0: None)
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    monkeypatch.setattr("shutil.which", lambda _name: None)
+    monkeypatch.setattr("shutil.which", lambda _name, **_kw: None)
     monkeypatch.setattr("sys.platform", "linux")
     with pytest.raises(exitcodes.HarnessError, match="--no-install"):
         engine.ensure_engine(allow_install=False, progress=lambda _m: None)
+
+
+def _fake_sbin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory standing in for /usr/sbin, holding an executable ``dockerd``; PATH lacks it."""
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    dockerd = sbin / "dockerd"
+    dockerd.write_text("#!/bin/sh\nexit 0\n")
+    dockerd.chmod(0o755)
+    monkeypatch.setattr(engine, "_SYSTEM_DIRS", (str(sbin),))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    return sbin
+
+
+def test_dockerd_in_sbin_is_found_when_path_lacks_sbin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `env -i PATH=/usr/bin:/bin` (a CI runner's PATH) once made `.ci/run` install docker.io and then
+    # fail with "No such file or directory: 'dockerd'" (Debian installs it in /usr/sbin).
+    sbin = _fake_sbin(tmp_path, monkeypatch)
+    assert engine.which_system("dockerd") == str(sbin / "dockerd")
+    assert engine.system_path().split(os.pathsep) == [str(tmp_path / "bin"), str(sbin)]
+
+
+def test_dockerd_is_started_by_full_path_with_sbin_on_its_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sbin = _fake_sbin(tmp_path, monkeypatch)
+    monkeypatch.setattr(engine, "DOCKERD_LOG", tmp_path / "dockerd.log")
+    started: dict[str, object] = {}
+
+    class FakePopen:
+        pid = 4242
+
+        def __init__(self, cmd: list[str], **kwargs: object) -> None:
+            started["cmd"] = cmd
+            started["env"] = kwargs.get("env")
+
+    monkeypatch.setattr(engine.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(engine, "_wait_for_engine", lambda process, pid, progress, timeout_s: "27.0")
+    monkeypatch.setattr(engine, "_live_dockerd_pid", lambda pidfile=engine.DOCKERD_PIDFILE: None)
+    assert engine.start_dockerd(lambda _m: None) == "27.0"
+    assert started["cmd"] == [str(sbin / "dockerd")]
+    env = started["env"]
+    assert isinstance(env, dict)
+    assert str(sbin) in env["PATH"].split(os.pathsep)  # dockerd runs iptables from there
 
 
 def test_unanswered_unix_socket_is_not_an_engine(tmp_path: Path) -> None:
@@ -253,8 +296,13 @@ def _engine_with_cached_images(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(engine, "ping", lambda timeout_s=5.0: "27.0")
     labels = {prepare.BUILT_BY_LABEL: "fastapi-harness", prepare.CONTENT_LABEL: "PostgreSQL 15 (Debian 12)"}
-    monkeypatch.setattr(prepare, "local_image", lambda name: dockerops.LocalImage(
-        name, "sha256:" + "ab" * 32, labels if "postgres" in name else {}, 400_000_000))
+    monkeypatch.setattr(
+        prepare,
+        "local_image",
+        lambda name: dockerops.LocalImage(
+            name, "sha256:" + "ab" * 32, labels if "postgres" in name else {}, 400_000_000
+        ),
+    )
 
 
 @pytest.mark.parametrize("flag", ["-q", "--quiet"])
