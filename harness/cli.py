@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from harness import exitcodes
+from harness.interrupts import terminating_as_interrupt
 
 # Imported lazily by name so that `harness serve --help` does not pay for locust/numpy imports,
 # and a part whose optional extra isn't installed fails with a clear message only when used.
@@ -98,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        with terminating_as_interrupt():
+            return handler(args)
     except ModuleNotFoundError as exc:  # an optional extra is missing: one line, not a traceback
         print(missing_module_message(exc, args.command), file=sys.stderr)
         return exitcodes.USAGE

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness import exitcodes, gitrev
 from harness.exitcodes import HarnessError
+from harness.interrupts import terminating_as_interrupt
 from harness.progress import Reporter, add_verbosity
 from harness.target import Target, add_target_arguments, cwd_path, load_target, parse_fraction, target_from_args
 from reports import plans
@@ -196,7 +197,7 @@ def run_compare(target: Target, args: argparse.Namespace, max_regression: float,
     progress(f"compare: base {args.base} = {base_sha[:12]}, head "
              f"{'the working tree' if head_ref_sha is None else args.head} = {head_sha[:12]}; experiment "
              f"{exp.name} (arm {arm_name}); report in {out}")
-    with gitrev.terminating_as_interrupt(), contextlib.ExitStack() as stack:
+    with terminating_as_interrupt(), contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="harness-compare-")))
         trees = {BASE: stack.enter_context(gitrev.temporary_worktree(repo, base_sha, label=BASE, parent=scratch))}
         trees[HEAD] = (gitrev.Checkout(repo, head_sha, temporary=False) if head_in_tree else

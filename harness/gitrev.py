@@ -2,21 +2,19 @@
 
 A side of a comparison is either the working tree itself or a commit checked out into a temporary
 ``git worktree add --detach``, which is removed again however the comparison ends: normally, on an
-exception, on Ctrl-C, or on SIGTERM (a CI runner cancelling the job), which ``terminating_as_interrupt``
-turns into ``KeyboardInterrupt`` so every ``finally`` runs.
+exception, on Ctrl-C, or on SIGTERM (a CI runner cancelling the job), which ``harness.interrupts`` turns into
+``KeyboardInterrupt`` for every command, so every ``finally`` runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from harness import exitcodes
 from harness.exitcodes import HarnessError
@@ -100,24 +98,3 @@ def remove_worktree(repo: Path, path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     with contextlib.suppress(HarnessError, OSError):
         git(repo, "worktree", "prune", check=False)
-
-
-@contextlib.contextmanager
-def terminating_as_interrupt() -> Iterator[None]:
-    """SIGTERM (and SIGHUP) raise ``KeyboardInterrupt`` in the main thread while inside, so the
-    ``finally`` blocks that stop servers and remove worktrees run as they do on Ctrl-C."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            previous[sig] = signal.signal(sig, interrupt)
-        except ValueError:  # not the main thread: leave signals alone
-            break
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gitrev
+from harness import gitrev, interrupts
 from harness.exitcodes import USAGE, HarnessError
 
 
@@ -106,7 +106,7 @@ def test_sigterm_becomes_keyboard_interrupt_and_cleans_up(repo: Path) -> None:
     seen: list[Path] = []
 
     def terminated_inside() -> None:
-        with gitrev.terminating_as_interrupt(), gitrev.temporary_worktree(repo, sha, label="base") as tree:
+        with interrupts.terminating_as_interrupt(), gitrev.temporary_worktree(repo, sha, label="base") as tree:
             seen.append(tree.path)
             os.kill(os.getpid(), signal.SIGTERM)
             signal.pause()  # pragma: no cover - the handler raises before this returns
