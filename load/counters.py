@@ -23,6 +23,8 @@ from locust import argument_parser as _argument_parser
 from locust import events
 from locust import runners as _runners
 
+from load import latency
+
 COUNTERS: Counter[str] = Counter()
 READY = "users_ready"
 #: Counters that survive a stats reset (they describe set-up, not the measured window).
@@ -82,3 +84,6 @@ def _on_init(environment: Any, **_: Any) -> None:
 events.report_to_master.add_listener(_ship_counters)  # type: ignore[no-untyped-call]
 events.worker_report.add_listener(_merge_counters)  # type: ignore[no-untyped-call]
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
+# Every process that counts (driver, local and remote workers) imports this module first, and the
+# fine latency histogram travels the same way as the counters.
+latency.register(events)

@@ -49,7 +49,7 @@ from gevent.socket import wait_read
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 OPTION_PREFIX = "HARNESS_"
 DEFAULT_REPORT_INTERVAL_S = 0.25  # workers' stats reports; users_ready reaches the master only with them
-from load import cluster, counters  # noqa: E402 - after locust's monkey-patching; registers the counter listeners
+from load import cluster, counters, latency  # noqa: E402 - after locust's monkey-patching; registers listeners
 from load.soakstats import window_percentile  # noqa: E402
 STOP_POLL_INTERVAL_S = 0.05
 logger = runners_logger  # PromptMasterRunner.stop is Locust's code and logs as Locust does
@@ -76,6 +76,14 @@ def entry_stats(entry: Any, duration: float) -> dict[str, Any]:
     }
 
 
+def fine_percentiles(total: dict[str, Any]) -> dict[str, Any]:
+    """``total`` with its percentiles from ``load.latency`` (0.5% resolution) instead of Locust's."""
+    if not latency.HISTOGRAM or not total["requests"]:
+        return total
+    pct = {str(p): latency.percentile(latency.HISTOGRAM, p) for p in PERCENTILES}
+    return {**total, "p50_ms": pct["0.5"], "p95_ms": pct["0.95"], "p99_ms": pct["0.99"], "percentiles_ms": pct}
+
+
 def snapshot(env: Environment, duration: float) -> dict[str, Any]:
     stats = env.stats
     by_name = {}
@@ -83,7 +91,7 @@ def snapshot(env: Environment, duration: float) -> dict[str, Any]:
         s = entry_stats(entry, duration)
         by_name[f"{method} {name}"] = {k: s[k] for k in ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")}
     errors = {f"{e.method} {e.name}: {e.error}": int(e.occurrences) for e in stats.errors.values()}
-    return {"total": entry_stats(stats.total, duration), "by_name": by_name,
+    return {"total": fine_percentiles(entry_stats(stats.total, duration)), "by_name": by_name,
             "errors": dict(sorted(errors.items())[:20]), "counters": {k: v for k, v in counters.COUNTERS.items()
                                                                if k != counters.READY}}
 
@@ -274,6 +282,7 @@ class Driver:
         for cls in self.user_classes:
             cls.host = cmd["host"]
         counters.COUNTERS.clear()
+        latency.reset()
         self.runner.exceptions = {}
         self.runner.cpu_warning_emitted = False
         self.runner.start(users, spawn_rate=float(cmd.get("spawn_rate") or users))
@@ -292,6 +301,7 @@ class Driver:
         emit("measure_start")
         self.env.stats.reset_all()
         counters.reset_counters()
+        latency.reset()
         t0 = time.monotonic()
         last_n, last_t = 0, t0
         last_times: dict[int, int] = {}
