@@ -160,6 +160,14 @@ def summarize(rounds: Sequence[Round], arms: Sequence[Mapping[str, Any]]) -> dic
     return out
 
 
+def latency_resolution(rows: Sequence[Round]) -> float | None:
+    """The coarsest percentile resolution among ``rows``; None (Locust's buckets) if any lacks one."""
+    values = [r.get("latency_resolution") for r in rows]
+    if not values or any(v is None for v in values):
+        return None
+    return max(float(v) for v in values if v is not None)
+
+
 def min_requests(metric: str) -> int:
     """Requests a round needs for its ``metric`` to count (p99: 1000, p95: 200; rps: 1)."""
     q = PERCENTILE_OF.get(metric)
@@ -191,8 +199,9 @@ def compare(rounds: Sequence[Round], numerator: str, denominator: str, metric: s
     if any(v is None or v <= 0 for v in (*a, *b)):
         doc["verdict"] = "invalid: not enough data (a round without successful requests)"
         return doc
-    ci = ratio_ci(a, b, confidence=confidence, seed=seed, bucketed=metric in PERCENTILE_OF)
-    eq = equivalence_ci(a, b, bucketed=metric in PERCENTILE_OF)
+    resolutions = (latency_resolution(rows_a), latency_resolution(rows_b))
+    ci = ratio_ci(a, b, confidence=confidence, seed=seed, bucketed=metric in PERCENTILE_OF, resolutions=resolutions)
+    eq = equivalence_ci(a, b, bucketed=metric in PERCENTILE_OF, resolutions=resolutions)
     doc.update(estimate=ci.estimate, low=ci.low, high=ci.high, confidence=ci.confidence,
                equivalence={"low": eq.low, "high": eq.high, "confidence": eq.confidence,
                             "alpha": EQUIVALENCE_ALPHA})
@@ -223,6 +232,14 @@ def validity(rounds: Sequence[Round], summary: Mapping[str, Mapping[str, Any]], 
             reasons.append(f"invalid: arm {name} has no measured rounds")
         elif s["error_rate"] > max_error_rate:
             reasons.append(f"invalid: arm {name} error rate {s['error_rate']:.2%} above {max_error_rate:.0%}")
+    idle = [r for r in rounds if not r["warmup"] and not r.get("excluded") and int(r["requests"]) == 0]
+    if idle:
+        # A request still waiting when its round ends is counted nowhere, so a hung service shows 0
+        # requests and 0 errors: without this a run against it read "valid" and exited 0.
+        reasons.append(f"invalid: {len(idle)} measured round(s) completed no request ("
+                       + ", ".join(f"round {r['index']} ({r['arm']})" for r in idle[:5])
+                       + "): the service hung or could not keep up; requests still waiting when a round "
+                         "ends are not counted, so errors read 0")
     if aa and not saturated:
         # Equivalence, not "the CI holds 1": two processes are never exactly alike, and a wide
         # interval that holds 1 shows nothing. The arms must be shown the same within the margin.

@@ -81,7 +81,8 @@ def fine_percentiles(total: dict[str, Any]) -> dict[str, Any]:
     if not latency.HISTOGRAM or not total["requests"]:
         return total
     pct = {str(p): latency.percentile(latency.HISTOGRAM, p) for p in PERCENTILES}
-    return {**total, "p50_ms": pct["0.5"], "p95_ms": pct["0.95"], "p99_ms": pct["0.99"], "percentiles_ms": pct}
+    return {**total, "p50_ms": pct["0.5"], "p95_ms": pct["0.95"], "p99_ms": pct["0.99"], "percentiles_ms": pct,
+            "latency_resolution": latency.RELATIVE_WIDTH}
 
 
 def snapshot(env: Environment, duration: float) -> dict[str, Any]:

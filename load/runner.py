@@ -149,6 +149,8 @@ def round_doc(index: int, arm: str, warmup: bool, started_at: str, res: Mapping[
         "duration_s": float(res["duration_s"]), "requests": int(total["requests"]), "rps": float(total["rps"]),
         "p50_ms": total["p50_ms"], "p95_ms": total["p95_ms"], "p99_ms": total["p99_ms"],
         "percentiles_ms": total["percentiles_ms"],
+        # Relative bucket width of the percentiles (load.latency); absent: Locust's coarser buckets.
+        **({"latency_resolution": total["latency_resolution"]} if total.get("latency_resolution") else {}),
         "errors": int(total["failures"]), "rate_limited": rate_limited,
         "checks_failed": int(counters.get("checks_failed", 0)),
         "generator_cpu_percent": round(gen_cpu, 1),

@@ -53,6 +53,13 @@ def locust_bucket(ms: Floats) -> Floats:
                     np.where(ms < 10000, np.round(ms, -2), np.round(ms, -3))))
 
 
+def fine_bucket(ms: Floats, resolution: float) -> Floats:
+    """``load.latency``'s buckets (log-spaced, ``resolution`` wide), read at their geometric centre."""
+    step = float(np.log1p(resolution))
+    centres: Floats = np.exp((np.floor(np.log(np.maximum(ms, 1e-3)) / step) + 0.5) * step)
+    return centres
+
+
 def locust_percentile(rounded: Floats, q: float) -> Floats:
     """Locust's ``calculate_response_time_percentile`` over the last axis: walking the buckets from
     the slowest down, the first whose faster requests number at most int(N*q), i.e. sorted[int(N*q)]."""
@@ -72,8 +79,12 @@ def rps_rounds(rng: np.random.Generator, plan: AnyPlan, ratio: float, trials: in
 _INV_CDF = np.vectorize(NormalDist().inv_cdf, otypes=[float])
 
 
-def percentile_rounds(rng: np.random.Generator, plan: AnyPlan, ratio: float, q: float, trials: int) -> Floats:
+def percentile_rounds(rng: np.random.Generator, plan: AnyPlan, ratio: float, q: float, trials: int,
+                      resolution: float | None = None) -> Floats:
     """(trials, rounds) Locust-rounded q-percentiles of one arm whose latencies are ``ratio`` times the reference.
+
+    ``resolution``: read from ``load.latency``'s histogram of that relative width instead of Locust's
+    buckets (the harness's driver does since it has one; results from before carry Locust's).
 
     Locust's percentile of a round is the order statistic sorted[int(N*q)] of its bucketed times, and
     bucketing is monotone, so it is the bucket of that order statistic of the raw times. Of N uniform
@@ -84,7 +95,8 @@ def percentile_rounds(rng: np.random.Generator, plan: AnyPlan, ratio: float, q: 
     j = min(int(noise.requests * q), noise.requests - 1)
     u = rng.beta(j + 1, noise.requests - j, (trials, plan.rounds))
     scale = noise.median_ms * ratio * np.exp(rng.normal(0.0, noise.latency_round_sigma, (trials, plan.rounds)))
-    return locust_bucket(scale * np.exp(noise.latency_shape * _INV_CDF(u)))
+    raw = scale * np.exp(noise.latency_shape * _INV_CDF(u))
+    return locust_bucket(raw) if resolution is None else fine_bucket(raw, resolution)
 
 
 def percentile_rounds_full(rng: np.random.Generator, plan: AnyPlan, ratio: float, q: float, trials: int) -> Floats:
@@ -95,11 +107,11 @@ def percentile_rounds_full(rng: np.random.Generator, plan: AnyPlan, ratio: float
     return locust_percentile(locust_bucket(times), q)
 
 
-def draw(metric: str) -> Callable[[np.random.Generator, AnyPlan, float, int], Floats]:
+def draw(metric: str, resolution: float | None = None) -> Callable[[np.random.Generator, AnyPlan, float, int], Floats]:
     if metric == "rps":
         return rps_rounds
     q = PERCENTILE_Q[metric]
-    return lambda rng, plan, ratio, trials: percentile_rounds(rng, plan, ratio, q, trials)
+    return lambda rng, plan, ratio, trials: percentile_rounds(rng, plan, ratio, q, trials, resolution)
 
 
 @dataclass(frozen=True)
@@ -122,17 +134,20 @@ class Rates:
         return float(np.sqrt(alpha * (1 - alpha) / self.trials))
 
 
-def trial_rates(plan: Plan, metric: str, ratio: float, *, trials: int = TRIALS, seed: int = 0) -> Rates:
-    """Run ``trials`` comparisons of arm B (``ratio`` x arm A) against arm A through production code."""
+def trial_rates(plan: Plan, metric: str, ratio: float, *, trials: int = TRIALS, seed: int = 0,
+                resolution: float | None = None) -> Rates:
+    """Run ``trials`` comparisons of arm B (``ratio`` x arm A) against arm A through production code.
+    ``resolution``: percentiles from ``load.latency``'s histogram of that width, else Locust's buckets."""
     rng = np.random.default_rng(seed)
-    sample = draw(metric)
+    sample = draw(metric, resolution)
     a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
     margin = plan.margin(metric)
     significant = equivalent = 0
     confidence = eq_confidence = 1.0
+    resolutions = (resolution, resolution)
     for xa, xb in zip(a, b, strict=True):
-        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
-        eq = equivalence_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps", resolutions=resolutions)
+        eq = equivalence_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps", resolutions=resolutions)
         verdict = decide(ci, margin, eq)
         significant += verdict in ("numerator higher", "numerator lower")
         equivalent += verdict == EQUIVALENT
@@ -147,20 +162,23 @@ def false_equivalence(plan: Plan, metric: str, *, trials: int = TRIALS, seed: in
     return trial_rates(plan, metric, 1.0 / (1.0 + m) if metric == "rps" else 1.0 + m, trials=trials, seed=seed)
 
 
-def aa_validity(plan: Plan, *, trials: int = TRIALS, seed: int = 5) -> float:
+def aa_validity(plan: Plan, *, trials: int = TRIALS, seed: int = 5, resolution: float | None = None) -> float:
     """Share of simulated A/A runs that ``load.analysis.validity`` finds valid: every compared metric
     shown equivalent, none significantly different. Rounds are drawn per metric from the plan's noise
-    (the metrics of one round are drawn independently) and go through the production comparison."""
+    (the metrics of one round are drawn independently) and go through the production comparison.
+    ``resolution``: percentiles from ``load.latency``'s histogram (recorded in the rounds, as the
+    driver does), else from Locust's buckets."""
     from load import analysis  # the run-level decision lives with the runner; imported late, no cycle
 
     rng = np.random.default_rng(seed)
     arms = ("A", "A_b")
-    draws = {metric: (draw(metric)(rng, plan, 1.0, trials), draw(metric)(rng, plan, 1.0, trials))
-             for metric in METRICS}
+    draws = {metric: (draw(metric, resolution)(rng, plan, 1.0, trials),
+                      draw(metric, resolution)(rng, plan, 1.0, trials)) for metric in METRICS}
+    recorded = {} if resolution is None else {"latency_resolution": resolution}
     summary = {arm: {"rounds": plan.rounds, "error_rate": 0.0} for arm in arms}
     valid = 0
     for t in range(trials):
-        rounds = [{"arm": arm, "warmup": False, "saturated": False, "requests": plan.noise.requests,
+        rounds = [{"arm": arm, "warmup": False, "saturated": False, "requests": plan.noise.requests, **recorded,
                    **{metric: float(draws[metric][side][t, i]) for metric in METRICS}}
                   for i in range(plan.rounds) for side, arm in enumerate(arms)]
         comparisons = analysis.comparisons_for(rounds, arms, invalid_reason=None, plan=plan)

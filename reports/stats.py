@@ -94,9 +94,10 @@ def decide(ci: RatioCI, margin: float, equivalence: RatioCI | None = None) -> st
     return verdict_from(ci.low, ci.high, margin)
 
 
-def equivalence_ci(a: Sequence[float], b: Sequence[float], *, bucketed: bool = False) -> RatioCI:
+def equivalence_ci(a: Sequence[float], b: Sequence[float], *, bucketed: bool = False,
+                   resolutions: tuple[float | None, float | None] = (None, None)) -> RatioCI:
     """The interval of the TOST equivalence test at ``EQUIVALENCE_ALPHA`` (each side at most alpha)."""
-    return ratio_ci(a, b, confidence=EQUIVALENCE_CONFIDENCE, bucketed=bucketed)
+    return ratio_ci(a, b, confidence=EQUIVALENCE_CONFIDENCE, bucketed=bucketed, resolutions=resolutions)
 
 
 def median(values: Sequence[float]) -> float:
@@ -143,13 +144,16 @@ def max_confidence(m: int, n: int) -> float:
     return 1.0 - 2.0 / math.comb(m + n, m)
 
 
-def bucket_halfwidth(ms: float) -> float:
-    """Half the width of Locust's response-time bucket holding ``ms``, relative to ``ms``.
+def bucket_halfwidth(ms: float, resolution: float | None = None) -> float:
+    """Half the width of the response-time bucket holding ``ms``, relative to ``ms``.
 
-    Locust stores 1 ms buckets below 100 ms, 10 ms below 1 s, 100 ms below 10 s, then 1 s, so a
-    percentile of 150 ms stands for anything in [145, 155): +-3.3%."""
+    ``resolution`` None: Locust's buckets, 1 ms below 100 ms, 10 ms below 1 s, 100 ms below 10 s,
+    then 1 s, so a percentile of 150 ms stands for anything in [145, 155): +-3.3%. Else the relative
+    width of log-spaced buckets (``load.latency``: 0.005, so +-0.25% at any latency)."""
     if ms <= 0:
         return 0.0
+    if resolution is not None:
+        return resolution / 2.0
     half = 0.5 if ms < 100 else 5.0 if ms < 1000 else 50.0 if ms < 10000 else 500.0
     return half / ms
 
@@ -161,6 +165,7 @@ def ratio_ci(
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
     bucketed: bool = False,
+    resolutions: tuple[float | None, float | None] = (None, None),
 ) -> RatioCI:
     """Hodges-Lehmann ratio b/a with its exact Mann-Whitney interval on log values.
 
@@ -171,7 +176,8 @@ def ratio_ci(
     ``bucketed``: the values are Locust percentiles, known only to their bucket. Rounding is not a
     shift (bucket(1.25 x) != 1.25 bucket(x)), which pushed the false-fail rate of a p95 baseline gate
     at its limit to 2.5-3% for a nominal 1.4-2.1% in calibration; the interval is widened by the
-    largest relative half-bucket of each arm, so it covers the unrounded ratio.
+    largest relative half-bucket of each arm, so it covers the unrounded ratio. ``resolutions``: each
+    arm's bucket width when its percentiles came from ``load.latency`` (None: Locust's buckets).
     """
     del seed
     if len(a) < 1 or len(b) < 1:
@@ -186,7 +192,8 @@ def ratio_ci(
     k, attained = mw_rank(xa.size, xb.size, confidence)
     low, high = diffs[k - 1], diffs[diffs.size - k]
     if bucketed:
-        slack = math.log1p(max(map(bucket_halfwidth, xa)) + max(map(bucket_halfwidth, xb)))
+        res_a, res_b = resolutions
+        slack = math.log1p(max(bucket_halfwidth(x, res_a) for x in xa) + max(bucket_halfwidth(x, res_b) for x in xb))
         low, high = low - slack, high + slack
     return RatioCI(
         estimate=float(np.exp(np.median(diffs))),

@@ -112,6 +112,41 @@ def test_error_rate_above_threshold_is_invalid() -> None:
     assert "arm B error rate" in v["reasons"][0]
 
 
+def test_a_round_that_completed_no_request_is_invalid() -> None:
+    # A third-party app deadlocked under 20 users: every round had 0 requests and 0 errors, and the
+    # run said "valid" and exited 0.
+    rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    rounds[4]["requests"], rounds[4]["rps"] = 0, 0.0
+    v = analysis.validity(rounds, analysis.summarize(rounds, ARMS))
+    assert not v["valid"]
+    assert "1 measured round(s) completed no request (round 4 (A))" in v["reasons"][0]
+    warm = two_arm_rounds((100, 110, 120), (400, 420, 440))
+    warm[0]["requests"] = 0  # a warm-up round is discarded anyway
+    assert analysis.validity(warm, analysis.summarize(warm, ARMS))["valid"]
+
+
+def test_percentiles_from_the_fine_histogram_are_widened_by_its_resolution_only() -> None:
+    # Two arms whose p95s sit around 5 ms, 10 rounds each: Locust's 1 ms buckets widen the interval
+    # by +-10% per arm, more than a third of the quick margin; load.latency's 0.5% buckets by 0.25%.
+    p95s_a = (4.6, 5.9, 4.5, 5.6, 5.3, 4.6, 6.0, 5.2, 5.5, 4.5)
+    p95s_b = (5.5, 4.6, 5.2, 5.8, 4.5, 5.3, 5.9, 4.6, 5.2, 5.9)
+    coarse = two_arm_rounds((100,) * 10, (100,) * 10)
+    for r in coarse:
+        if not r["warmup"]:
+            r["p95_ms"] = (p95s_a if r["arm"] == "A" else p95s_b)[(r["index"] - 2) // 2]
+    fine = [{**r, "latency_resolution": 0.005} for r in coarse]
+    plan = plans.QUICK_AA
+    c_coarse = analysis.compare(coarse, "B", "A", "p95_ms", plan=plan)
+    c_fine = analysis.compare(fine, "B", "A", "p95_ms", plan=plan)
+    assert c_coarse["estimate"] == pytest.approx(c_fine["estimate"])
+    assert c_coarse["equivalence"]["high"] / c_fine["equivalence"]["high"] == pytest.approx(
+        (1 + 0.5 / 4.5 + 0.5 / 4.5) / (1 + 0.0025 + 0.0025), rel=1e-6)  # half-buckets at each arm's fastest
+    assert c_coarse["verdict"] != "equivalent"
+    assert c_fine["verdict"] == "equivalent"
+    mixed = [{**r, "latency_resolution": 0.005} if r["arm"] == "A" else r for r in coarse]
+    assert analysis.latency_resolution([r for r in mixed if r["arm"] == "B"]) is None  # Locust's, conservative
+
+
 def test_aa_with_a_difference_is_invalid() -> None:
     rounds = two_arm_rounds((100, 110, 120), (400, 420, 440))
     s = analysis.summarize(rounds, ARMS)
