@@ -11,7 +11,8 @@ In the cwd (a repository with a FastAPI app) it:
    ``gates.toml``;
 5. prints the next commands. ``harness run --quick`` works right away on a simple app.
 
-Nothing existing is overwritten: a file that is already there is left alone and reported.
+Nothing existing is overwritten: a contract, locustfile or gates file that is already there is left
+alone and reported, and a config that already has a harness table is refused (exit 2: edit it instead).
 """
 
 from __future__ import annotations
@@ -155,10 +156,11 @@ def table_text(app: str, app_dir: str | None, *, nested: bool) -> str:
 GATES_TEXT = f'''# Starter quality gates written by `harness init` (format: docs/reports.md).
 version = 1
 
+# No profile: it applies to the one results file it is given, the `{EXPERIMENT}` experiment of
+# `harness run` or a `harness load run -f load/locustfile.py` run (named after its locustfile).
 [[gate]]
-name = "{EXPERIMENT}: no errors"
+name = "no errors"
 kind = "absolute"
-profile = "{EXPERIMENT}"
 expr = "error_rate < 1%"
 
 # More to consider once you have arms to compare (see docs/reports.md):

@@ -234,8 +234,10 @@ def _check_inputs(cfg: JobConfig) -> None:
     """Everything that can be wrong with the input is found before minutes of load are spent (exit 2)."""
     known = cfg.target.experiments
     if not known:
-        raise HarnessError(f"no experiments configured ({cfg.target.config_file or 'no [tool.harness] found'}); "
-                           "declare [tool.harness.experiments.NAME] (see `harness init`, docs/target.md)")
+        where = cfg.target.config_file or ("no [tool.harness] applies: none was found, or --app names another app "
+                                           "than the configured one, whose experiments are not used")
+        raise HarnessError(f"no experiments configured ({where}); declare [tool.harness.experiments.NAME] "
+                           "(see `harness init`, docs/target.md)")
     if not cfg.experiments:
         raise HarnessError("--only: no experiment given")
     unknown = [e for e in cfg.experiments if e not in known]

@@ -1,7 +1,8 @@
 """``harness report``, ``harness gate``, ``harness baseline save`` and ``harness bench compare``.
 
 Exit codes (``harness.exitcodes``): 0 every gate passed (inconclusive counts as passing unless
-``--strict-inconclusive``), 1 a gate failed, 2 bad input (schema, gates.toml), 3 invalid run.
+``--strict-inconclusive``), 1 a gate failed, 2 bad input (schema, gates.toml, or ``harness gate`` with
+no gate that applies to the results), 3 invalid run.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.junit:
         junit.write(args.junit, evaluation, runset)
     counts = ", ".join(f"{n} {k}" for k, n in evaluation.counts().items())
+    if not evaluation.invalid_reasons and all(g.outcome == "skipped" for g in evaluation.gates):
+        # Nothing was checked: exit 0 would read as "the gates passed" in CI.
+        named = sorted({g.spec.profile for g in evaluation.gates if g.spec.profile})
+        print(f"\nharness gate: no gate applied to these results ({counts}); the gates name profile(s) "
+              f"{', '.join(named) or '(none)'}, the results hold {', '.join(runset.profiles)} "
+              "(a `load run -f` run is named after its locustfile) -> exit 2", file=sys.stderr)
+        return exitcodes.USAGE
     print(f"\noutcome: {evaluation.outcome} ({counts}) -> exit {evaluation.exit_code}")
     return evaluation.exit_code
 

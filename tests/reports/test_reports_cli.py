@@ -58,6 +58,31 @@ def test_must_fail_gate_exits_1(
     assert "FAIL" in capsys.readouterr().out
 
 
+def test_gates_that_apply_to_nothing_exit_2_not_0(
+    io_results_path: Path, write_gates: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A third-party check: init's starter gate named the `smoke` experiment, a `load run -f` result is
+    # profile `locustfile`, and `harness gate` skipped everything and exited 0 ("passed").
+    other = write_gates('[[gate]]\nkind = "absolute"\nprofile = "smoke"\nexpr = "error_rate < 1%"\n')
+    assert main(["gate", str(io_results_path), "--gates", str(other)]) == exitcodes.USAGE
+    err = capsys.readouterr().err
+    assert "no gate applied" in err
+    assert "smoke" in err
+    assert "io" in err
+
+
+def test_starter_gates_apply_to_a_locustfile_run(
+    write_json: Callable[[str, Any], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.init import GATES_TEXT
+
+    results = write_json("results.json", make_results(["a", "b"], profile="locustfile"))
+    gates = tmp_path / "gates.toml"
+    gates.write_text(GATES_TEXT)
+    assert main(["gate", str(results), "--gates", str(gates)]) == exitcodes.OK
+    assert "PASS          no errors" in capsys.readouterr().out
+
+
 def test_unknown_gate_key_exits_2(
     io_results_path: Path, write_gates: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
