@@ -6,9 +6,10 @@ arms, the same seeded sequence per user). The cached arm checks every body again
 answer, fetched once per id per process before measurement; differences are counted in
 ``cache_mismatches`` (a stale or wrong cache is a correctness failure, not a latency).
 
-``HARNESS_PER_USER_RPS`` > 0 paces every user (``constant_throughput``): a fixed offered load below
-capacity, where latency shows what a request costs rather than how long the queue is (the
-``item_read`` experiment that ``harness compare`` runs). Unset or 0: closed loop, no think time.
+``HARNESS_PER_USER_RPS`` > 0 paces every user (``_pacing.SlotPacer``: R requests per second, each at
+a random point of its 1/R slot, so users don't arrive in bursts): a fixed offered load below capacity,
+where latency shows what a request costs rather than how long the queue is (the ``item_read``
+experiment that ``harness compare`` runs). Unset or 0: closed loop, no think time.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 import gevent
 from gevent.lock import Semaphore
-from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 
 from load.profiles import _common as c
+from load.profiles._pacing import SlotPacer
 
 _REFERENCE: dict[str, Any] = {}
 _REFERENCE_LOCK = Semaphore()
@@ -48,9 +50,6 @@ class CacheUser(FastHttpUser):
     def on_start(self) -> None:
         env = self.environment
         rate = float(c.option(env, "per_user_rps", "0") or 0)
-        self._pace = constant_throughput(rate) if rate > 0 else constant(0)
-        if rate > 0:  # users spawned together would pace in step: spread their phases
-            gevent.sleep(random.uniform(0.0, 1.0 / rate))
         self.arm = c.option(env, "arm", "cached")
         if self.arm not in ("cached", "uncached"):
             raise ValueError(f"arm must be cached or uncached, not {self.arm!r}")
@@ -62,9 +61,13 @@ class CacheUser(FastHttpUser):
         self.rng = c.user_rng(env)
         if self.arm == "cached":
             self._load_reference()
+        # Last, after the shared login released every user at the same instant.
+        self._pacer = SlotPacer(rate, random.Random(self.rng.getrandbits(64))) if rate > 0 else None
+        if self._pacer is not None:
+            gevent.sleep(self._pacer.first_wait())
 
     def wait_time(self) -> float:
-        return float(self._pace(self))
+        return self._pacer() if self._pacer is not None else 0.0
 
     def _load_reference(self) -> None:
         with _REFERENCE_LOCK:  # the first user of the process fetches, the others wait
