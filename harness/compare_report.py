@@ -29,7 +29,7 @@ from contracts.model import DiffReport
 from reports import render as report_render
 from reports.gates import Check, Evaluation, GateResult, Outcome, baseline_outcome
 from reports.gatespec import GateSpec
-from reports.metrics import format_value, resolve, round_values
+from reports.metrics import format_value, resolve, round_resolution, round_values
 from reports.stats import DEFAULT_CONFIDENCE, ratio_ci
 
 MetricName = Literal["rps", "p50", "p95", "p99"]
@@ -77,14 +77,21 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
         raise ValueError("max_regression must be in (0, 1)")
     if confidence is None:
         confidence = family_confidence(len(metrics))
-    return [verdict(name, round_values(dict(doc), BASE, resolve(name)), round_values(dict(doc), HEAD, resolve(name)),
-                    max_regression, confidence) for name in metrics]
+    verdicts = []
+    for name in metrics:
+        metric = resolve(name)
+        verdicts.append(verdict(name, round_values(dict(doc), BASE, metric), round_values(dict(doc), HEAD, metric),
+                                max_regression, confidence,
+                                resolutions=(round_resolution(dict(doc), BASE, metric),
+                                             round_resolution(dict(doc), HEAD, metric))))
+    return verdicts
 
 
 def verdict(name: MetricName, a: Sequence[float], b: Sequence[float], max_regression: float,
-            confidence: float) -> Verdict:
+            confidence: float, *, resolutions: tuple[float | None, float | None] = (None, None)) -> Verdict:
     """The verdict on one metric from the base's rounds ``a`` and the head's ``b`` (also what
-    ``reports.calibration`` simulates compare's plans through)."""
+    ``reports.calibration`` simulates compare's plans through). ``resolutions``: each side's percentile
+    resolution (``reports.metrics.round_resolution``); None is Locust's buckets, 1 ms wide below 100 ms."""
     metric = resolve(name)
     higher = metric.higher_is_better
     limit = 1.0 - max_regression if higher else 1.0 + max_regression
@@ -92,7 +99,7 @@ def verdict(name: MetricName, a: Sequence[float], b: Sequence[float], max_regres
     if not a or not b or min(*a, *b) <= 0:
         return Verdict(name, "inconclusive", limit, base, head,
                        detail="no usable rounds on one side (a round without successful requests)")
-    ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms")
+    ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms", resolutions=resolutions)
     outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
     where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
     detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "

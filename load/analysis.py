@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reports.metrics import latency_resolution
 from reports.plans import DEFAULT, Plan
 from reports.plans import METRICS as COMPARED_METRICS
 from reports.stats import (  # noqa: F401  (verdict_from, EQUIVALENT: part of this module's interface)
@@ -158,14 +159,6 @@ def summarize(rounds: Sequence[Round], arms: Sequence[Mapping[str, Any]]) -> dic
                 s["expected_429_fraction_at_measured_load"] = expected_429_fraction(bound["rps"], offered)
         out[arm["name"]] = s
     return out
-
-
-def latency_resolution(rows: Sequence[Round]) -> float | None:
-    """The coarsest percentile resolution among ``rows``; None (Locust's buckets) if any lacks one."""
-    values = [r.get("latency_resolution") for r in rows]
-    if not values or any(v is None for v in values):
-        return None
-    return max(float(v) for v in values if v is not None)
 
 
 def min_requests(metric: str) -> int:

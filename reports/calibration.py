@@ -44,6 +44,9 @@ POWER = 0.80
 TRIALS = 1000
 CONTAMINATION = (0.05, 0.10)  # share of rounds hit by a neighbour, and how much they lose
 PERCENTILE_Q = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+# What rounds record since the harness's histogram (load.latency.RELATIVE_WIDTH; reports never imports
+# load, tests/reports/test_calibration.py checks that the two agree).
+FINE_RESOLUTION = 0.005
 AnyPlan = Plan | ComparePlan  # what the noise model draws rounds for
 
 
@@ -294,14 +297,17 @@ def regression(metric: str, r: float) -> float:
 
 
 def compare_rates(plan: ComparePlan, ratios: dict[str, float], *, trials: int = TRIALS, seed: int = 4,
-                  confidence: float | None = None) -> CompareRates:
+                  confidence: float | None = None, resolution: float | None = None) -> CompareRates:
     """``trials`` simulated compare runs, head = ``ratios[metric]`` x base, through compare's verdict rule
-    (``harness.compare_report.verdict``) at its family confidence (or ``confidence`` per interval)."""
+    (``harness.compare_report.verdict``) at its family confidence (or ``confidence`` per interval).
+    ``resolution``: percentiles from ``load.latency``'s histogram of that width (what compare's rounds
+    record now), else Locust's buckets (results from before it)."""
     rng = np.random.default_rng(seed)
     level = family_confidence(len(COMPARED)) if confidence is None else confidence
+    resolutions = (resolution, resolution)
     rounds = {}
     for m in COMPARED:
-        sample = draw(_SIM_METRIC[m])
+        sample = draw(_SIM_METRIC[m], resolution)
         rounds[m] = (sample(rng, plan, 1.0, trials), sample(rng, plan, ratios[m], trials))
     fails: dict[str, int] = dict.fromkeys(COMPARED, 0)
     passes: dict[str, int] = dict.fromkeys(COMPARED, 0)
@@ -310,7 +316,8 @@ def compare_rates(plan: ComparePlan, ratios: dict[str, float], *, trials: int = 
     for i in range(trials):
         outcomes = []
         for m in COMPARED:
-            v = verdict(m, rounds[m][0][i].tolist(), rounds[m][1][i].tolist(), plan.max_regression, level)
+            v = verdict(m, rounds[m][0][i].tolist(), rounds[m][1][i].tolist(), plan.max_regression, level,
+                        resolutions=resolutions)
             fails[m] += v.outcome == "fail"
             passes[m] += v.outcome == "pass"
             attained[m] = v.confidence if v.confidence is not None else attained[m]
@@ -321,13 +328,14 @@ def compare_rates(plan: ComparePlan, ratios: dict[str, float], *, trials: int = 
                         any_fail / trials, all_pass / trials, attained)
 
 
-def compare_table(trials: int = TRIALS) -> list[dict[str, object]]:
+def compare_table(trials: int = TRIALS, resolution: float | None = FINE_RESOLUTION) -> list[dict[str, object]]:
     """Every compare plan: A/A and at-the-allowance false fails, and the power at its declared ``detects``."""
     rows: list[dict[str, object]] = []
     for plan in COMPARE_PLANS.values():
-        aa = compare_rates(plan, dict.fromkeys(COMPARED, 1.0), trials=trials)
-        edge = compare_rates(plan, {m: regression(m, plan.max_regression) for m in COMPARED}, trials=trials, seed=5)
-        detect = compare_rates(plan, dict(plan.detects), trials=trials, seed=6)
+        aa = compare_rates(plan, dict.fromkeys(COMPARED, 1.0), trials=trials, resolution=resolution)
+        edge = compare_rates(plan, {m: regression(m, plan.max_regression) for m in COMPARED}, trials=4 * trials,
+                             seed=5, resolution=resolution)
+        detect = compare_rates(plan, dict(plan.detects), trials=trials, seed=6, resolution=resolution)
         rows.append({"plan": plan.name, "rounds": plan.rounds, "round_seconds": plan.round_seconds,
                      "attained": min(aa.attained.values()), "aa_fail": aa.any_fail, "aa_pass": aa.all_pass,
                      "edge_fail": edge.any_fail, "bound": edge.bound(), "detects": dict(plan.detects),

@@ -24,7 +24,15 @@ from typing import Any, Literal
 
 from harness import exitcodes
 from reports.gatespec import GateSpec, GateSpecError, Op
-from reports.metrics import arm_value, format_value, plan_margin, plan_mde, request_names, round_values
+from reports.metrics import (
+    arm_value,
+    format_value,
+    plan_margin,
+    plan_mde,
+    request_names,
+    round_resolution,
+    round_values,
+)
 from reports.results import Json, RunSet, arm_names
 from reports.stats import ratio_ci
 
@@ -184,7 +192,9 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     if not num or not den:
         return [Check(label, "inconclusive", "no measured rounds with data for one of the arms")]
     try:
-        ci = ratio_ci(den, num, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
+        resolutions = (round_resolution(doc, spec.denominator, spec.metric, spec.request),
+                       round_resolution(doc, spec.numerator, spec.metric, spec.request))
+        ci = ratio_ci(den, num, confidence=spec.confidence, bucketed=spec.metric.unit == "ms", resolutions=resolutions)
     except ValueError as exc:
         return [Check(label, "inconclusive", f"ratio not computable: {exc}")]
     lower_bound_decides = spec.op in (">", ">=")
@@ -247,7 +257,10 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
             checks.append(Check(arm, "inconclusive", "no measured rounds with data"))
             continue
         try:
-            ci = ratio_ci(old, cur, confidence=spec.confidence, bucketed=spec.metric.unit == "ms")
+            resolutions = (round_resolution(base, arm, spec.metric, spec.request),
+                           round_resolution(doc, arm, spec.metric, spec.request))
+            ci = ratio_ci(old, cur, confidence=spec.confidence, bucketed=spec.metric.unit == "ms",
+                          resolutions=resolutions)
         except ValueError as exc:
             checks.append(Check(arm, "inconclusive", f"ratio not computable: {exc}"))
             continue

@@ -13,7 +13,7 @@ k6 spellings are accepted as aliases: ``p(95)``, ``med``, ``http_req_failed``, `
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -122,6 +122,26 @@ def round_values(doc: Json, arm: str, metric: Metric, request: str | None = None
         raise ValueError(f"{metric.name} is not a per-round metric")
     values = [_round_value(r, metric, request) for r in measured_rounds(doc, arm)]
     return [v for v in values if v is not None]
+
+
+def latency_resolution(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    """The coarsest percentile resolution among ``rows``; None (Locust's buckets) if any lacks one."""
+    values = [r.get("latency_resolution") for r in rows]
+    if not values or any(v is None for v in values):
+        return None
+    return max(float(v) for v in values if v is not None)
+
+
+def round_resolution(doc: Json, arm: str, metric: Metric, request: str | None = None) -> float | None:
+    """The relative resolution of ``round_values(doc, arm, metric, request)``, for ``ratio_ci(resolutions=)``.
+
+    A round's own percentiles come from ``load.latency``'s 0.5 % buckets when it records
+    ``latency_resolution``; per-request percentiles and older results are Locust's, rounded to its
+    buckets (None: ``ratio_ci`` widens by those). Not a percentile: None, and unused.
+    """
+    if metric.name not in PERCENTILE_KEYS or request is not None:
+        return None
+    return latency_resolution(measured_rounds(doc, arm))
 
 
 def _aggregate(values: list[float], how: Aggregate) -> float:

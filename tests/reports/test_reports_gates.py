@@ -230,3 +230,43 @@ def test_absolute_on_a_profile_counter_sums_its_measured_rounds() -> None:
     assert failed.outcome == "fail"
     assert {c.arm: c.outcome for c in failed.checks} == {"a": "pass", "b": "fail"}
     assert gate(absolute("counters.never_counted < 1"), runset).outcome == "pass"  # not counted: zero
+
+
+# --- percentile resolution ----------------------------------------------------------------------
+
+SLOW_P50 = [2.857, 3.854, 3.318, 4.388, 3.368, 4.216, 4.658, 2.872]
+FAST_P50 = [1.824, 2.118, 1.975, 2.548, 2.732, 2.651, 1.879, 2.329]
+
+
+def _p50_doc(values: dict[str, list[float]], resolution: float | None, seed: int = 0) -> dict[str, Any]:
+    doc = make_results({arm: Arm(p50_ms=2.5, noise=0.02) for arm in values}, seed=seed)
+    left = {arm: iter(v) for arm, v in values.items()}
+    for row in doc["rounds"]:
+        if not row["warmup"]:
+            row["p50_ms"] = next(left[row["arm"]])
+        row.pop("latency_resolution", None)
+        if resolution is not None:
+            row["latency_resolution"] = resolution
+    return doc
+
+
+@pytest.mark.parametrize("resolution", [0.005, None])
+def test_relative_gate_widens_percentiles_by_the_resolution_the_rounds_record(resolution: float | None) -> None:
+    """Rounds from the harness's histogram are known to 0.5 %, older ones to Locust's whole
+    millisecond (+-25 % at 2 ms): the gate's interval is the one for the resolution recorded."""
+    runset = RunSet.from_docs([_p50_doc({"io_async": SLOW_P50, "io_sync": FAST_P50}, resolution)])
+    (check,) = gate(relative("p50[io_async] / p50[io_sync] >= 1"), runset).checks
+    expected = ratio_ci(FAST_P50, SLOW_P50, bucketed=True, resolutions=(resolution, resolution))
+    assert (check.low, check.high) == pytest.approx((expected.low, expected.high))
+    assert (expected.low > 1.2) == (resolution is not None)  # the premise: the widening decides
+
+
+@pytest.mark.parametrize("resolution", [0.005, None])
+def test_baseline_gate_widens_percentiles_by_the_resolution_the_rounds_record(resolution: float | None) -> None:
+    cur = RunSet.from_docs([_p50_doc({"io_async": SLOW_P50}, resolution, seed=1)])
+    base = RunSet.from_docs([_p50_doc({"io_async": FAST_P50}, resolution)])
+    result = gate(baseline_gate("p50", "10%"), cur, base)
+    (check,) = result.checks
+    expected = ratio_ci(FAST_P50, SLOW_P50, bucketed=True, resolutions=(resolution, resolution))
+    assert (check.low, check.high) == pytest.approx((expected.low, expected.high))
+    assert result.outcome == ("fail" if resolution is not None else "inconclusive")

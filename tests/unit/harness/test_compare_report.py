@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,35 @@ def test_an_invalid_run_exits_3(tmp_path: Path) -> None:
     outcome, code = _write(tmp_path, doc)
     assert (outcome, code) == ("invalid", exitcodes.INVALID_RUN)
     assert "Invalid run" in (tmp_path / "out" / "summary.md").read_text()
+
+
+# p50 of each round of a default-plan compare on a quiet machine, base vs head + 1 ms of asyncio.sleep
+# on the read: every head round slower than every base round.
+MEASURED_BASE_P50 = [1.824, 2.118, 1.975, 2.548, 2.732, 2.651, 1.879, 2.329]
+MEASURED_HEAD_P50 = [2.857, 3.854, 3.318, 4.388, 3.368, 4.216, 4.658, 2.872]
+
+
+def _with_p50(doc: dict[str, Any], resolution: float | None) -> dict[str, Any]:
+    values = {BASE: iter(MEASURED_BASE_P50), HEAD: iter(MEASURED_HEAD_P50)}
+    for row in doc["rounds"]:
+        if not row["warmup"]:
+            row["p50_ms"] = next(values[row["arm"]])
+        row.pop("latency_resolution", None)
+        if resolution is not None:
+            row["latency_resolution"] = resolution
+    return doc
+
+
+def test_judge_reads_percentiles_at_the_resolution_the_rounds_record() -> None:
+    """Rounds from the harness's histogram are known to 0.5 %: a 2 -> 3.6 ms p50 with every head round
+    slower fails. Judged as Locust's whole-millisecond buckets (older results) each 2 ms value is
+    +-25 %, and the same rounds are inconclusive; compare used that widening on every result."""
+    doc = _doc(Arm(rps=100, p50_ms=3.6, noise=0.02), Arm(rps=100, p50_ms=2.2, noise=0.02))
+    fine = {v.metric: v for v in judge(_with_p50(doc, 0.005), 0.10)}["p50"]
+    assert fine.outcome == "fail", fine.detail
+    assert fine.low is not None
+    assert fine.low > 1.2
+    coarse = {v.metric: v for v in judge(_with_p50(doc, None), 0.10)}["p50"]
+    assert coarse.outcome == "inconclusive", coarse.detail
+    assert coarse.low is not None
+    assert coarse.low < 1.0
