@@ -99,45 +99,6 @@ def started_app(bench_loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.
         bench_loop.run_until_complete(stack.aclose())
 
 
-class AsgiResponse:
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body = b""
-
-
-async def asgi_get(app: Any, path: str, query: bytes = b"") -> AsgiResponse:
-    """One HTTP GET as a raw ASGI call: no HTTP client, no sockets, just the app and its middleware."""
-    scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": query, "headers": [(b"host", b"bench"), (b"accept", b"application/json")],
-        "client": ("203.0.113.7", 4711), "server": ("bench", 80), "state": {},
-    }
-    response = AsgiResponse()
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(3600)  # pragma: no cover - the app never waits for a disconnect here
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            response.status = message["status"]
-            response.headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            response.body += message.get("body", b"")
-
-    await app(scope, receive, send)
-    return response
-
-
 def per_op(benchmark: Any, ops: int) -> None:
     """Record how many operations one round performs (the stats are per round)."""
     benchmark.extra_info["ops_per_round"] = ops

@@ -50,6 +50,7 @@ from fastapi import FastAPI
 
 from reference_app.core.config import Settings
 from reference_app.main import create_app
+from tests.bench.asgi import asgi_get
 
 JWT_SECRET = "cpu-cost-secret-that-is-long-enough-for-hs256-0123456789"
 ITEMS = 100
@@ -68,6 +69,7 @@ MIDDLEWARE_ARMS = ("bare", "correlation", "timing", "access_log", "metrics", "gz
 CACHE_ARMS = ("hello", "cached", "uncached")
 CLIENT_HEADERS = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"python/gevent-http-client-2.3.1"),
                   (b"accept-encoding", b"gzip, deflate, br")]
+CLIENT = ("127.0.0.1", 50000)  # a loopback peer, as the load experiments' Locust is
 
 
 @dataclass
@@ -78,39 +80,6 @@ class Arm:
     headers: list[tuple[bytes, bytes]]
     check: bytes  # a byte string every response body must contain
     cpu: list[float] = field(default_factory=list)  # CPU seconds per request, one entry per block
-
-
-def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": b"", "headers": list(headers), "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000), "state": {},
-    }
-
-
-async def _request(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    status = 0
-    body = b""
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(3600)  # pragma: no cover - a GET never waits for the disconnect
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, body
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            body += message.get("body", b"")
-
-    await app(_scope(path, headers), receive, send)
-    return status, body
 
 
 def _settings(workdir: Path, **overrides: Any) -> Settings:
@@ -168,7 +137,7 @@ async def build_arms(suite: str, workdir: Path, log_file: TextIO) -> AsyncIterat
             picks = [rng.choice(ids) for _ in range(4096)]
             auth = [*CLIENT_HEADERS, (b"authorization", f"Bearer {token}".encode())]
             for item_id in ids:  # every id cached before measuring: the cached arm measures hits
-                status, _ = await _request(app, f"/api/v1/items/{item_id}/cached", auth)
+                status = (await asgi_get(app, f"/api/v1/items/{item_id}/cached", headers=auth, client=CLIENT)).status
                 if status != 200:
                     raise AssertionError(f"warming the cache: /api/v1/items/{item_id}/cached answered {status}")
             arms += [
@@ -189,9 +158,9 @@ async def _block(arm: Arm, n: int, offset: int) -> float:
     paths = arm.paths
     start = time.process_time()
     for i in range(n):
-        status, body = await _request(arm.app, paths[(offset + i) % len(paths)], arm.headers)
-        if status != 200 or arm.check not in body:
-            raise AssertionError(f"{arm.name}: {status} {body[:200]!r}")
+        response = await asgi_get(arm.app, paths[(offset + i) % len(paths)], headers=arm.headers, client=CLIENT)
+        if response.status != 200 or arm.check not in response.body:
+            raise AssertionError(f"{arm.name}: {response.status} {response.body[:200]!r}")
     return (time.process_time() - start) / n
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.bench.conftest import BATCH, asgi_get, per_op, run_batch
+from tests.bench.asgi import asgi_get
+from tests.bench.conftest import BATCH, per_op, run_batch
 
 pytestmark = pytest.mark.bench
 
