@@ -218,20 +218,21 @@ def shipped_gates(path: Path = GATES_TOML) -> list[GateSpec]:
 
 
 def _outcomes(plan: Plan, metric: str, ratio: float, trials: int, seed: int,
-              judge: Callable[[float, float], bool]) -> tuple[float, float]:
+              judge: Callable[[float, float], bool], resolution: float | None = None) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
-    sample = draw(metric)
+    sample = draw(metric, resolution)
     a, b = sample(rng, plan, 1.0, trials), sample(rng, plan, ratio, trials)
     hits, confidence = 0, 1.0
     for xa, xb in zip(a, b, strict=True):
-        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps")
+        ci = ratio_ci(xa.tolist(), xb.tolist(), bucketed=metric != "rps", resolutions=(resolution, resolution))
         hits += judge(ci.low, ci.high)
         confidence = ci.confidence
     return hits / trials, confidence
 
 
-def gate_rates(plan: Plan, gate: GateSpec, *, trials: int = TRIALS) -> GateRates:
+def gate_rates(plan: Plan, gate: GateSpec, *, trials: int = TRIALS, resolution: float | None = None) -> GateRates:
     """Simulate ``gate`` on ``plan``'s rounds through the production decision rules (``reports.gates``).
+    ``resolution``: percentiles at ``load.latency``'s resolution, else in Locust's buckets (older results).
 
     relative ``ratio >= t``: a false pass when the true ratio is the (margin-adjusted) threshold,
     power to pass when it is past it by the plan's MDE. baseline ``max_regression r``: a false fail
@@ -251,8 +252,8 @@ def gate_rates(plan: Plan, gate: GateSpec, *, trials: int = TRIALS) -> GateRates
             return bool(OPS[op](low if up else high, t))
 
         edge, claimed = t, t * (1 + mde) if up else t / (1 + mde)
-        false_rate, conf = _outcomes(plan, metric, edge, trials, 2, passes)
-        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, passes)
+        false_rate, conf = _outcomes(plan, metric, edge, trials, 2, passes, resolution)
+        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, passes, resolution)
         claim = f"{gate.expr} (judged at {op} {t:.3g})"
         effect = f"true ratio {claimed:.3g}"
     else:
@@ -264,8 +265,8 @@ def gate_rates(plan: Plan, gate: GateSpec, *, trials: int = TRIALS) -> GateRates
             return baseline_outcome(low, high, limit, higher_is_better=higher) == "fail"
 
         claimed = limit * (1 - mde) if higher else limit * (1 + mde)
-        false_rate, conf = _outcomes(plan, metric, limit, trials, 2, fails)
-        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, fails)
+        false_rate, conf = _outcomes(plan, metric, limit, trials, 2, fails, resolution)
+        power_rate, _ = _outcomes(plan, metric, claimed, trials, 3, fails, resolution)
         claim = f"{gate.profile}: {gate.metric.name} regresses at most {max(gate.max_regression, margin):.0%}"
         effect = f"current/baseline {claimed:.3g}"
     alpha = (1.0 - conf) / 2.0  # one side of the interval decides
