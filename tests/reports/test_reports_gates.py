@@ -11,7 +11,7 @@ from reports.gates import evaluate, evaluate_gate
 from reports.gatespec import GateSpecError, parse_gates
 from reports.results import RunSet
 from reports.stats import ratio_ci
-from tests.utils.results_factory import Arm, make_results
+from tests.utils.results_factory import Arm, make_results, with_measured
 
 
 def gate(text: str, runset: RunSet, baseline: RunSet | None = None):  # type: ignore[no-untyped-def]
@@ -240,14 +240,7 @@ FAST_P50 = [1.824, 2.118, 1.975, 2.548, 2.732, 2.651, 1.879, 2.329]
 
 def _p50_doc(values: dict[str, list[float]], resolution: float | None, seed: int = 0) -> dict[str, Any]:
     doc = make_results({arm: Arm(p50_ms=2.5, noise=0.02) for arm in values}, seed=seed)
-    left = {arm: iter(v) for arm, v in values.items()}
-    for row in doc["rounds"]:
-        if not row["warmup"]:
-            row["p50_ms"] = next(left[row["arm"]])
-        row.pop("latency_resolution", None)
-        if resolution is not None:
-            row["latency_resolution"] = resolution
-    return doc
+    return with_measured(doc, "p50_ms", values, resolution=resolution)
 
 
 @pytest.mark.parametrize("resolution", [0.005, None])

@@ -83,6 +83,20 @@ def make_round(
     }
 
 
+def with_measured(doc: dict[str, Any], field: str, values: Mapping[str, Sequence[float]], *,
+                  resolution: float | None) -> dict[str, Any]:
+    """``doc`` with ``field`` of each arm's measured rounds set to ``values[arm]`` in round order, and
+    ``latency_resolution`` recorded as ``resolution`` in every round (None: none, as before load.latency)."""
+    left = {arm: iter(v) for arm, v in values.items()}
+    for row in doc["rounds"]:
+        if not row["warmup"] and row["arm"] in left:
+            row[field] = next(left[row["arm"]])
+        row.pop("latency_resolution", None)
+        if resolution is not None:
+            row["latency_resolution"] = resolution
+    return doc
+
+
 def make_results(
     arms: Mapping[str, Arm] | Sequence[str] = ("io_async", "io_sync"),
     *,

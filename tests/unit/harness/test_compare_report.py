@@ -13,7 +13,7 @@ from contracts.diff import diff_documents
 from harness import exitcodes
 from harness.compare_report import BASE, HEAD, family_confidence, judge, overall, write_report
 from reports.gates import baseline_outcome
-from tests.utils.results_factory import Arm, make_results
+from tests.utils.results_factory import Arm, make_results, with_measured
 
 
 @pytest.mark.parametrize(
@@ -161,14 +161,7 @@ MEASURED_HEAD_P50 = [2.857, 3.854, 3.318, 4.388, 3.368, 4.216, 4.658, 2.872]
 
 
 def _with_p50(doc: dict[str, Any], resolution: float | None) -> dict[str, Any]:
-    values = {BASE: iter(MEASURED_BASE_P50), HEAD: iter(MEASURED_HEAD_P50)}
-    for row in doc["rounds"]:
-        if not row["warmup"]:
-            row["p50_ms"] = next(values[row["arm"]])
-        row.pop("latency_resolution", None)
-        if resolution is not None:
-            row["latency_resolution"] = resolution
-    return doc
+    return with_measured(doc, "p50_ms", {BASE: MEASURED_BASE_P50, HEAD: MEASURED_HEAD_P50}, resolution=resolution)
 
 
 def test_judge_reads_percentiles_at_the_resolution_the_rounds_record() -> None:
