@@ -11,6 +11,7 @@ copy of what the Dockerfile COPYs, plus that wheelhouse.
 from __future__ import annotations
 
 import argparse
+import glob
 import shutil
 import subprocess
 import sys
@@ -23,10 +24,29 @@ from harness import exitcodes
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_BASE = "python:3.11-slim"
-SOURCES = ("pyproject.toml", "README.md", "constraints.txt", "Dockerfile", "reference_app", "harness", "contracts",
-           "load", "reports")
 DEBIAN_PYTHON = "3.11.2"  # python3 in Debian bookworm, the offline base
 TAGS = {"harness": "fastapi-harness:local", "app": "fastapi-harness-refapp:local"}
+
+
+def context_sources(dockerfile: Path) -> list[str]:
+    """What the build context must hold: the Dockerfile and every local path its COPY/ADD lines name.
+
+    Read from the Dockerfile instead of listed here, so what goes into the image is declared once.
+    Left out: ``--from=`` copies (another stage's files) and glob sources, which this Dockerfile uses
+    only for optional inputs the build makes itself (``wheelhous[e]``: the offline wheelhouse).
+    """
+    text = dockerfile.read_text().replace("\\\n", " ")  # line continuations
+    sources = [dockerfile.name]
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].upper() not in ("COPY", "ADD") or any(w.startswith("--from=") for w in words):
+            continue
+        if words[1].startswith("["):
+            raise exitcodes.HarnessError(f"{dockerfile}: COPY/ADD in JSON form is not read here: {line.strip()}",
+                                         exitcodes.USAGE)
+        paths = [w for w in words[1:] if not w.startswith("--")][:-1]  # the last one is the destination
+        sources += [p for p in paths if not glob.has_magic(p) and p not in sources]
+    return sources
 
 
 def _docker(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
@@ -92,7 +112,7 @@ def build(target: str = "harness", tag: str | None = None) -> str:
     base, offline = pick_base()
     with tempfile.TemporaryDirectory(prefix="harness-image-") as tmp:
         ctx = Path(tmp)
-        for name in SOURCES:
+        for name in context_sources(REPO / "Dockerfile"):
             src = REPO / name
             if src.is_dir():
                 shutil.copytree(src, ctx / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "runs"))
