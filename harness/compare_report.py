@@ -77,13 +77,14 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
         raise ValueError("max_regression must be in (0, 1)")
     if confidence is None:
         confidence = family_confidence(len(metrics))
+    rows = dict(doc)
     verdicts = []
     for name in metrics:
         metric = resolve(name)
-        verdicts.append(verdict(name, round_values(dict(doc), BASE, metric), round_values(dict(doc), HEAD, metric),
+        verdicts.append(verdict(name, round_values(rows, BASE, metric), round_values(rows, HEAD, metric),
                                 max_regression, confidence,
-                                resolutions=(round_resolution(dict(doc), BASE, metric),
-                                             round_resolution(dict(doc), HEAD, metric))))
+                                resolutions=(round_resolution(rows, BASE, metric),
+                                             round_resolution(rows, HEAD, metric))))
     return verdicts
 
 
