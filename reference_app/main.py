@@ -26,11 +26,9 @@ from reference_app.core.docs import DOCS_STATIC_URL, declare_oauth2_flows
 from reference_app.core.errors import install_error_handlers, normalize_error_docs
 from reference_app.core.logging import configure_logging
 from reference_app.core.middleware import (
-    AccessLogMiddleware,
     BodySizeLimitMiddleware,
-    CorrelationIdMiddleware,
+    RequestTelemetryMiddleware,
     SelectiveGZipMiddleware,
-    ServerTimingMiddleware,
 )
 from reference_app.core.principals import PrincipalCache
 from reference_app.core.ratelimit import RateLimiter
@@ -171,12 +169,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(SelectiveGZipMiddleware, minimum_size=settings.gzip_min_size, skip_paths=DOWNLOAD_PATHS)
     log_requests = "access_log" in layers and settings.access_log
     request_metrics = app.state.metrics if "metrics" in layers else None
-    if log_requests or request_metrics is not None:
-        app.add_middleware(AccessLogMiddleware, log_enabled=log_requests, metrics=request_metrics)
-    if "timing" in layers:
-        app.add_middleware(ServerTimingMiddleware)
-    if "correlation" in layers:
-        app.add_middleware(CorrelationIdMiddleware)
+    if log_requests or request_metrics is not None or {"correlation", "timing"} & layers:
+        app.add_middleware(
+            RequestTelemetryMiddleware, correlation="correlation" in layers, timing="timing" in layers,
+            log_enabled=log_requests, metrics=request_metrics,
+            sample_ratio=settings.access_log_sample_ratio, slow_s=settings.access_log_slow_ms / 1000,
+        )
     if provider is not None:  # outermost of the layers: a traced request's span covers all of them
         app.add_middleware(EdgeSampledTracingMiddleware, provider=provider, ratio=settings.otel_sample_ratio,
                            excluded_urls="health/live,metrics")

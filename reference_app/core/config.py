@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # middleware_layers load experiment). Tracing also needs REFAPP_OTEL_EXPORTER.
     middleware: str = "full"
     access_log: bool = True
+    # Access lines for every error (status >= 400) and every request slower than access_log_slow_ms;
+    # of the rest, this fraction, each line's sample_rate saying how many requests it stands for.
+    # 1.0 logs every request; docs/load.md gives what a line costs and why the default samples.
+    access_log_sample_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
+    access_log_slow_ms: float = Field(default=500.0, ge=0.0)
     gzip_min_size: int = Field(default=1024, ge=0)
     max_json_bytes: int = Field(default=1_048_576, ge=1024)
     threadpool_size: int = Field(default=40, ge=1, le=1000)
@@ -133,7 +138,10 @@ class Settings(BaseSettings):
     # "discard": traced and sampled, spans dropped (measures tracing's own cost without a collector).
     otel_exporter: Literal["none", "console", "otlp", "discard"] = "none"
     otel_endpoint: str | None = None
-    otel_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
+    # 1 %: a traced request costs ~100-300 us more than /lab/hello's ~75 us (docs/load.md), so the
+    # ratio is what tracing costs; at 5 % it was a tenth of hello's throughput. A request with a
+    # sampled traceparent is traced whatever the ratio.
+    otel_sample_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
     metrics_enabled: bool = True
     # GET /debug/memory (tracemalloc snapshot diffs, reference_app/api/debug.py). Never on by default.
     debug_memory: bool = False

@@ -11,8 +11,10 @@ import random
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reference_app.core.request_metrics import RequestMetrics
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -27,14 +29,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "http_requests_total", "HTTP requests by route template and status.",
-            ["method", "route", "status"], registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds", "Time from request to last response byte.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
-        )
+        self.requests = RequestMetrics(LATENCY_BUCKETS)
+        self.registry.register(self.requests)
         self.cache = Counter(
             "cache_lookups_total", "Item cache lookups by outcome.", ["outcome"], registry=self.registry
         )
@@ -44,8 +40,8 @@ class Metrics:
         self.ws_connections = Gauge(
             "websocket_connections", "Open websocket connections.", registry=self.registry
         )
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        # The two outcomes' children, looked up once (see ``observe``): one is bumped on every cached read.
+        # The two outcomes' children, looked up once: ``labels()`` takes a lock and builds a key tuple
+        # on every call, and one of them is bumped on every cached read.
         self._cache_outcomes = {True: self.cache.labels("hit"), False: self.cache.labels("miss")}
         self.jobs = Counter("background_jobs_total", "Background jobs by outcome.", ["outcome"], registry=self.registry)
         self.db_pool = Gauge("db_pool_checked_out", "Database connections checked out of the pool.",
@@ -61,16 +57,7 @@ class Metrics:
         self._cache_outcomes[hit].inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        # The labelled children are looked up once per (method, route, status): ``labels()`` takes a
-        # lock and builds a key tuple on every call, a per-request cost on the hottest path there is.
-        # Routes are templates and statuses a small set, so the dict stays as bounded as the metric.
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.requests.observe(method, route, status, seconds)
 
 
 def build_tracer_provider(settings: Settings) -> TracerProvider | None:
@@ -173,8 +160,11 @@ class EdgeSampledTracingMiddleware:
 
 
 def _has_traceparent(headers: list[tuple[bytes, bytes]]) -> bool:
-    # A loop, not any() over a generator: this runs on every request, traced or not.
-    return any(name == b"traceparent" for name, _ in headers)
+    # A loop, not any() over a generator (a generator frame per request): this runs on every request.
+    for name, _ in headers:  # noqa: SIM110 - see above
+        if name == b"traceparent":
+            return True
+    return False
 
 
 class _NameSpanFromRoute:

@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from reference_app.core.context import request_id_var
 from reference_app.core.logging import JsonFormatter, configure_logging
-from reference_app.core.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware, route_template
+from reference_app.core.middleware import BodySizeLimitMiddleware, RequestTelemetryMiddleware, route_template
 from reference_app.main import create_app
 from tests.utils.factories import UserHandle, create_item
 
@@ -75,7 +75,7 @@ async def test_correlation_passes_other_scopes_through() -> None:
         seen.append(scope["type"])
         assert request_id_var.get() is None
 
-    await CorrelationIdMiddleware(inner)({"type": "lifespan"}, _no_receive, _no_send)
+    await RequestTelemetryMiddleware(inner, correlation=True, timing=True)({"type": "lifespan"}, _no_receive, _no_send)
     assert seen == ["lifespan"]
 
 
@@ -101,6 +101,50 @@ async def test_access_log_line_is_json_with_request_id(
     assert line == line | {"logger": "refapp.access", "level": "info", "method": "GET", "path": "/api/v1/items/7",
                            "route": "/api/v1/items/{item_id}", "status": 401, "client": "203.0.113.7"}
     assert isinstance(line["duration_ms"], float)
+
+
+async def test_access_lines_are_sampled_but_errors_and_slow_requests_always_logged(
+    make_settings: Settings, client_for: Callable[..., Any], access_lines: Lines
+) -> None:
+    """REFAPP_ACCESS_LOG_SAMPLE_RATIO: every error and slow request gets its line with sample_rate 1;
+    of the rest a random share, each line standing for 1/ratio requests."""
+    app = create_app(make_settings(access_log=True, access_log_sample_ratio=0.25, access_log_slow_ms=60_000))
+    async with client_for(app) as c:
+        for _ in range(400):
+            assert (await c.get("/api/v1/lab/hello")).status_code == 200
+        for _ in range(20):
+            assert (await c.get("/api/v1/items/7")).status_code == 401
+    lines = [ln for ln in access_lines.lines if ln["msg"] == "request"]
+    errors = [ln for ln in lines if ln["status"] == 401]
+    sampled = [ln for ln in lines if ln["status"] == 200]
+    assert len(errors) == 20
+    assert {ln["sample_rate"] for ln in errors} == {1}
+    # Binomial(400, 0.25): mean 100, sd 8.7; outside 50..150 has probability < 1e-8.
+    assert 50 <= len(sampled) <= 150, len(sampled)
+    assert {ln["sample_rate"] for ln in sampled} == {4}
+
+
+@pytest.mark.parametrize(("ratio", "slow_ms", "lines_for_200s", "rate"), [
+    (0.0, 60_000, 0, None),  # errors and slow requests only
+    (1.0, 60_000, 5, 1),  # every request
+    (0.0, 0, 5, 1),  # a threshold of 0 ms makes every request slow
+])
+async def test_access_log_sampling_edges(
+    make_settings: Settings, client_for: Callable[..., Any], access_lines: Lines,
+    ratio: float, slow_ms: float, lines_for_200s: int, rate: int | None,
+) -> None:
+    app = create_app(make_settings(access_log=True, access_log_sample_ratio=ratio, access_log_slow_ms=slow_ms))
+    async with client_for(app) as c:
+        for _ in range(5):
+            await c.get("/api/v1/lab/hello")
+    lines = [ln for ln in access_lines.lines if ln["msg"] == "request"]
+    assert len(lines) == lines_for_200s
+    assert all(ln["sample_rate"] == rate for ln in lines)
+
+
+def test_the_default_samples_access_lines(make_settings: Settings) -> None:
+    settings = make_settings()
+    assert (settings.access_log_sample_ratio, settings.access_log_slow_ms) == (0.01, 500.0)
 
 
 async def test_access_log_can_be_disabled(client: httpx.AsyncClient, access_lines: Lines) -> None:
@@ -273,11 +317,11 @@ def _layer_stack(app: Any) -> list[str]:
 
 
 @pytest.mark.parametrize(("layer", "header", "stack"), [
-    ("correlation", "x-request-id", ["CorrelationIdMiddleware"]),
-    ("timing", "server-timing", ["ServerTimingMiddleware"]),
+    ("correlation", "x-request-id", ["RequestTelemetryMiddleware"]),
+    ("timing", "server-timing", ["RequestTelemetryMiddleware"]),
     ("gzip", "content-encoding", ["SelectiveGZipMiddleware"]),
-    ("access_log", None, ["AccessLogMiddleware"]),
-    ("metrics", None, ["AccessLogMiddleware"]),
+    ("access_log", None, ["RequestTelemetryMiddleware"]),
+    ("metrics", None, ["RequestTelemetryMiddleware"]),
 ])
 async def test_each_layer_alone(
     make_settings: Settings, client_for: Callable[..., Any], layer: str, header: str | None, stack: list[str]

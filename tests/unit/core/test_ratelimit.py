@@ -177,7 +177,8 @@ async def test_access_log_and_limiter_see_the_client_the_proxy_reports(
     make_settings: Callable[..., Any], caplog: pytest.LogCaptureFixture, peer: str, xff: str, expected: str
 ) -> None:
     """REFAPP_TRUSTED_PROXIES goes through uvicorn's ProxyHeadersMiddleware, outside the access log."""
-    app = create_app(make_settings(trusted_proxies="10.0.0.0/8", access_log=True, lab_limit="1/minute"))
+    app = create_app(make_settings(trusted_proxies="10.0.0.0/8", access_log=True, access_log_sample_ratio=1.0,
+                                   lab_limit="1/minute"))
     logger = logging.getLogger("refapp.access")
     logger.addHandler(caplog.handler)  # the refapp tree does not propagate to the root logger
     try:
