@@ -34,7 +34,6 @@ from reference_app.core.principals import PrincipalCache
 from reference_app.core.ratelimit import RateLimiter
 from reference_app.core.security import PasswordHasher, TokenService
 from reference_app.core.telemetry import (
-    EdgeSampledTracingMiddleware,
     Metrics,
     build_tracer_provider,
     instrument_backends,
@@ -169,15 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(SelectiveGZipMiddleware, minimum_size=settings.gzip_min_size, skip_paths=DOWNLOAD_PATHS)
     log_requests = "access_log" in layers and settings.access_log
     request_metrics = app.state.metrics if "metrics" in layers else None
-    if log_requests or request_metrics is not None or {"correlation", "timing"} & layers:
+    # Outermost of the layers but CORS and the proxy headers (below).
+    if log_requests or request_metrics is not None or provider is not None or {"correlation", "timing"} & layers:
         app.add_middleware(
             RequestTelemetryMiddleware, correlation="correlation" in layers, timing="timing" in layers,
             log_enabled=log_requests, metrics=request_metrics,
             sample_ratio=settings.access_log_sample_ratio, slow_s=settings.access_log_slow_ms / 1000,
+            tracer_provider=provider, trace_ratio=settings.otel_sample_ratio,
+            trace_excluded_urls="health/live,metrics",
         )
-    if provider is not None:  # outermost of the layers: a traced request's span covers all of them
-        app.add_middleware(EdgeSampledTracingMiddleware, provider=provider, ratio=settings.otel_sample_ratio,
-                           excluded_urls="health/live,metrics")
     if settings.trusted_proxies:
         # Outside the access log and the limiter, so both see the client the proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

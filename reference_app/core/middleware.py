@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterable
 from contextvars import Token
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -18,7 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_app.core.context import request_id_var
 from reference_app.core.errors import problem_response
-from reference_app.core.telemetry import Metrics
+from reference_app.core.telemetry import EdgeTracer, Metrics
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 access_log = logging.getLogger("refapp.access")
@@ -26,12 +30,14 @@ access_log = logging.getLogger("refapp.access")
 
 class RequestTelemetryMiddleware:
     """What the service records about each request, in one layer: the correlation id, the
-    ``Server-Timing`` header, the Prometheus observation and the access line, each on its own switch
-    (REFAPP_MIDDLEWARE, one A/B arm per layer).
+    ``Server-Timing`` header, the Prometheus observation, the access line and the edge tracing
+    decision (``telemetry.EdgeTracer``), each on its own switch (REFAPP_MIDDLEWARE, one A/B arm per
+    layer).
 
-    One layer rather than three because on ``/lab/hello`` each pure-ASGI layer costs ~2 us of a
+    One layer rather than four because on ``/lab/hello`` each pure-ASGI layer costs ~1.5-2 us of a
     ~75 us request in its call, its closure and its ``send`` wrapper alone (docs/load.md), and these
-    three wrap the same two messages.
+    wrap the same two messages. A traced request's span covers the app and the layers inside this
+    one, not this layer's own bookkeeping.
 
     - Correlation: a well-formed ``X-Request-ID`` is kept, anything else replaced by 32 random hex
       digits; echoed on the response and in every log line of the request (``request_id_var``).
@@ -45,7 +51,8 @@ class RequestTelemetryMiddleware:
 
     def __init__(self, app: ASGIApp, *, correlation: bool = False, timing: bool = False,
                  log_enabled: bool = False, metrics: Metrics | None = None,
-                 sample_ratio: float = 1.0, slow_s: float = 0.0) -> None:
+                 sample_ratio: float = 1.0, slow_s: float = 0.0, tracer_provider: TracerProvider | None = None,
+                 trace_ratio: float = 0.0, trace_excluded_urls: str = "") -> None:
         self.app = app
         self.correlation = correlation
         self.timing = timing
@@ -54,19 +61,23 @@ class RequestTelemetryMiddleware:
         self.sample_ratio = sample_ratio
         self.sample_rate = round(1 / sample_ratio) if sample_ratio > 0 else 0
         self.slow_s = slow_s
+        self.tracer = None if tracer_provider is None else EdgeTracer(
+            app, provider=tracer_provider, ratio=trace_ratio, excluded_urls=trace_excluded_urls)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http":
-            if kind == "websocket" and self.correlation:
-                ws_token = request_id_var.set(_request_id(scope))
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    request_id_var.reset(ws_token)
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
             return
+        app = self.app
+        trace_token = None
+        if self.tracer is not None:
+            traced, trace_token = self.tracer.enter(scope)
+            if traced is not None:
+                app = traced
         start = time.perf_counter()
         status = 500
         id_header = None
@@ -86,12 +97,32 @@ class RequestTelemetryMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_recording)
+            await app(scope, receive, send_recording)
         finally:
             if self.metrics is not None or self.log_enabled:
                 self._record(scope, status, time.perf_counter() - start)
             if token is not None:  # after the access line, which carries the id
                 request_id_var.reset(token)
+            if trace_token is not None:
+                EdgeTracer.leave(trace_token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A websocket gets the request id (its log lines carry it) and may be traced; no header,
+        metric or access line."""
+        app = self.app
+        trace_token = None
+        if self.tracer is not None:
+            traced, trace_token = self.tracer.enter(scope)
+            if traced is not None:
+                app = traced
+        token = request_id_var.set(_request_id(scope)) if self.correlation else None
+        try:
+            await app(scope, receive, send)
+        finally:
+            if token is not None:
+                request_id_var.reset(token)
+            if trace_token is not None:
+                EdgeTracer.leave(trace_token)
 
     @staticmethod
     def _headers(headers: Iterable[tuple[bytes, bytes]], id_header: bytes | None,

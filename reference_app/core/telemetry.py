@@ -8,7 +8,7 @@ off-the-shelf instrumentation at ~3/4 of throughput, so it is opt-in and its cos
 from __future__ import annotations
 
 import random
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -125,7 +125,7 @@ def _edge_sampler(ratio: float) -> Sampler:
     return EdgeSampler()
 
 
-class EdgeSampledTracingMiddleware:
+class EdgeTracer:
     """Tracing at the sampling ratio, paid only by the requests that are traced.
 
     FastAPIInstrumentor cost ~3/4 of /lab/hello's throughput at a 5% ratio: every request, sampled
@@ -134,12 +134,14 @@ class EdgeSampledTracingMiddleware:
     ParentBased does) or wins the ratio draw goes through OpenTelemetry's ASGI middleware; every
     other request goes straight on, with no span at all. The span is named from the matched route
     template once the app has routed the request.
+
+    Not a middleware of its own: the request-telemetry layer (core/middleware.py) asks it per
+    request, which spares every request one more ASGI layer.
     """
 
     def __init__(self, app: ASGIApp, *, provider: TracerProvider, ratio: float, excluded_urls: str) -> None:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        self.app = app
         self.ratio = ratio
         self.traced = OpenTelemetryMiddleware(
             _NameSpanFromRoute(app), excluded_urls=excluded_urls, tracer_provider=provider,
@@ -147,16 +149,15 @@ class EdgeSampledTracingMiddleware:
             exclude_spans=["receive", "send"],
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def enter(self, scope: Scope) -> tuple[ASGIApp | None, Token[bool | None]]:
+        """Decide for this request: the traced app if it is picked (else None), and the token that
+        ``leave`` takes once the request is over (the spans started inside it follow the decision)."""
         picked = _has_traceparent(scope["headers"]) or random.random() < self.ratio  # noqa: S311 - sampling, not security
-        token = _edge_sampled.set(picked)
-        try:
-            await (self.traced if picked else self.app)(scope, receive, send)
-        finally:
-            _edge_sampled.reset(token)
+        return (self.traced if picked else None), _edge_sampled.set(picked)
+
+    @staticmethod
+    def leave(token: Token[bool | None]) -> None:
+        _edge_sampled.reset(token)
 
 
 def _has_traceparent(headers: list[tuple[bytes, bytes]]) -> bool:
