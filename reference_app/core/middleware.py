@@ -72,12 +72,7 @@ class RequestTelemetryMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        app = self.app
-        trace_token = None
-        if self.tracer is not None:
-            traced, trace_token = self.tracer.enter(scope)
-            if traced is not None:
-                app = traced
+        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(scope, self.app)
         start = time.perf_counter()
         status = 500
         id_header = None
@@ -109,12 +104,7 @@ class RequestTelemetryMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A websocket gets the request id (its log lines carry it) and may be traced; no header,
         metric or access line."""
-        app = self.app
-        trace_token = None
-        if self.tracer is not None:
-            traced, trace_token = self.tracer.enter(scope)
-            if traced is not None:
-                app = traced
+        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(scope, self.app)
         token = request_id_var.set(_request_id(scope)) if self.correlation else None
         try:
             await app(scope, receive, send)

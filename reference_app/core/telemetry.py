@@ -149,11 +149,12 @@ class EdgeTracer:
             exclude_spans=["receive", "send"],
         )
 
-    def enter(self, scope: Scope) -> tuple[ASGIApp | None, Token[bool | None]]:
-        """Decide for this request: the traced app if it is picked (else None), and the token that
-        ``leave`` takes once the request is over (the spans started inside it follow the decision)."""
+    def enter(self, scope: Scope, untraced: ASGIApp) -> tuple[ASGIApp, Token[bool | None]]:
+        """Decide for this request: the app to call (the traced one if it is picked, else
+        ``untraced``), and the token that ``leave`` takes once the request is over (the spans started
+        inside it follow the decision)."""
         picked = _has_traceparent(scope["headers"]) or random.random() < self.ratio  # noqa: S311 - sampling, not security
-        return (self.traced if picked else None), _edge_sampled.set(picked)
+        return (self.traced if picked else untraced), _edge_sampled.set(picked)
 
     @staticmethod
     def leave(token: Token[bool | None]) -> None:

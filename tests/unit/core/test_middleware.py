@@ -370,6 +370,31 @@ async def test_tracing_traces_requests(make_settings: Settings, client_for: Call
     assert span.attributes["http.route"] == "/api/v1/items/{item_id}"
 
 
+async def test_full_stack_is_two_layers_and_traces_with_the_request_id(
+    make_settings: Settings, client_for: Callable[..., Any]
+) -> None:
+    """The tracing decision lives in the request-telemetry layer: one layer records, one compresses."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app = create_app(make_settings(middleware="full", otel_exporter="discard", otel_sample_ratio=1.0))
+    assert _layer_stack(app) == ["RequestTelemetryMiddleware", "SelectiveGZipMiddleware", "BodySizeLimitMiddleware"]
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        async with client_for(app) as c:
+            r = await c.get("/api/v1/lab/hello", headers={"X-Request-ID": "traced-full-0001"})
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "traced-full-0001"
+    assert "server-timing" in r.headers
+    (span,) = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert span.name == "GET /api/v1/lab/hello"
+
+
 @pytest.mark.parametrize(("ratio", "traceparent", "traced"), [
     (0.0, None, False),  # not picked: no span at all, not even an unsampled one
     (1.0, None, True),
