@@ -59,7 +59,8 @@ class RequestTelemetryMiddleware:
         self.log_enabled = log_enabled
         self.metrics = metrics
         self.sample_ratio = sample_ratio
-        self.sample_rate = round(1 / sample_ratio) if sample_ratio > 0 else 0
+        # 1/ratio exactly (100.0 at 0.01, 3.33... at 0.3): a rounded rate would bias summed counts.
+        self.sample_rate = 1 / sample_ratio if sample_ratio > 0 else 0.0
         self.slow_s = slow_s
         self.tracer = None if tracer_provider is None else EdgeTracer(
             app, provider=tracer_provider, ratio=trace_ratio, excluded_urls=trace_excluded_urls)
@@ -134,6 +135,7 @@ class RequestTelemetryMiddleware:
             self.metrics.observe(scope["method"], template, status, elapsed)
         if not self.log_enabled:
             return
+        rate: float
         if status >= 400 or elapsed >= self.slow_s:
             rate = 1
         elif self.sample_ratio >= 1 or random.random() < self.sample_ratio:  # noqa: S311 - sampling, not security
@@ -155,7 +157,7 @@ def _request_id(scope: Scope) -> str:
     return request_id
 
 
-def _log_request(scope: Scope, template: str, status: int, elapsed: float, rate: int) -> None:
+def _log_request(scope: Scope, template: str, status: int, elapsed: float, rate: float) -> None:
     client = scope.get("client")
     # makeRecord + handle is what Logger.info does (the logger's filters and handlers all apply),
     # minus the stack walk that finds the caller's file and line: a call site that is always this one.

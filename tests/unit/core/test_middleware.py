@@ -142,6 +142,18 @@ async def test_access_log_sampling_edges(
     assert all(ln["sample_rate"] == rate for ln in lines)
 
 
+async def test_a_sampled_line_stands_for_exactly_one_over_the_ratio(
+    make_settings: Settings, client_for: Callable[..., Any], access_lines: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.3 -> 3.33..., not 3: a rounded rate would undercount the summed log by a tenth."""
+    monkeypatch.setattr("reference_app.core.middleware.random.random", lambda: 0.0)  # every draw wins
+    app = create_app(make_settings(access_log=True, access_log_sample_ratio=0.3, access_log_slow_ms=60_000))
+    async with client_for(app) as c:
+        await c.get("/api/v1/lab/hello")
+    (line,) = [ln for ln in access_lines.lines if ln["msg"] == "request"]
+    assert line["sample_rate"] == pytest.approx(1 / 0.3)
+
+
 def test_the_default_samples_access_lines(make_settings: Settings) -> None:
     settings = make_settings()
     assert (settings.access_log_sample_ratio, settings.access_log_slow_ms) == (0.01, 500.0)
