@@ -42,3 +42,32 @@ def test_metrics_observe() -> None:
                                                                "status": "200"}) == 1
     assert m.registry.get_sample_value("http_request_duration_seconds_count",
                                        {"method": "GET", "route": "/x/{id}"}) == 1
+
+
+async def test_a_traced_request_has_its_database_spans(
+    make_settings: Callable[..., Any], client_for: Callable[..., Any]
+) -> None:
+    """SQLAlchemyInstrumentor's dependency check refuses SQLAlchemy 2.1 ("nothing can be instrumented"),
+    and no span was made for a query; instrumented past the check, the engine's events give them."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.utils.factories import create_item, create_user
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="discard", otel_sample_ratio=1.0))
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        async with client_for(app) as c:
+            user = await create_user(c)
+            spans.clear()
+            await create_item(c, user)
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    finished = spans.get_finished_spans()
+    (server,) = [s for s in finished if s.kind.name == "SERVER"]
+    queries = [s for s in finished if s.kind.name == "CLIENT" and s.attributes and "db.statement" in s.attributes]
+    assert any(str(s.attributes["db.statement"]).startswith("INSERT") for s in queries if s.attributes)
+    assert all(s.context.trace_id == server.context.trace_id for s in queries)
