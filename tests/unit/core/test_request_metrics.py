@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -15,7 +16,7 @@ EDGE_VALUES = [0.0, 0.001, 0.0010001, 0.0025, 0.005, 0.7, 1.0, 10.0, 10.5, 123.0
 
 
 def _reference(observations: list[tuple[str, str, int, float]]) -> bytes:
-    """The same observations through a labelled Counter and Histogram, without their _created samples."""
+    """The same observations through a labelled Counter and Histogram (``_created`` values masked)."""
     registry = CollectorRegistry()
     requests = Counter("http_requests", "HTTP requests by route template and status.",
                        ["method", "route", "status"], registry=registry)
@@ -24,11 +25,12 @@ def _reference(observations: list[tuple[str, str, int, float]]) -> bytes:
     for method, route, status, seconds in observations:
         requests.labels(method, route, str(status)).inc()
         latency.labels(method, route).observe(seconds)
-    return _without_created(generate_latest(registry))
+    return _mask_created(generate_latest(registry))
 
 
-def _without_created(text: bytes) -> bytes:
-    return b"\n".join(line for line in text.splitlines() if b"_created" not in line)
+def _mask_created(text: bytes) -> bytes:
+    """Every ``_created`` sample kept, its timestamp replaced: the series must be there, the time differs."""
+    return b"\n".join(line.rsplit(b" ", 1)[0] + b" T" if b"_created{" in line else line for line in text.splitlines())
 
 
 def _without_sums(text: bytes) -> list[bytes]:
@@ -46,7 +48,7 @@ def _exposition(observations: list[tuple[str, str, int, float]]) -> bytes:
     registry.register(metrics)
     for observation in observations:
         metrics.observe(*observation)
-    return _without_created(generate_latest(registry))
+    return _mask_created(generate_latest(registry))
 
 
 def test_exposition_matches_prometheus_clients_counter_and_histogram() -> None:
@@ -73,3 +75,18 @@ def test_no_requests_no_series() -> None:
 def test_buckets_must_ascend(buckets: tuple[float, ...]) -> None:
     with pytest.raises(ValueError, match="ascending"):
         RequestMetrics(buckets)
+
+
+def test_created_is_the_first_observation_of_each_series() -> None:
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = RequestMetrics(LATENCY_BUCKETS)
+    registry.register(metrics)
+    before = time.time()
+    metrics.observe("GET", "/a", 200, 0.01)
+    after = time.time()
+    metrics.observe("GET", "/a", 200, 0.02)  # the same series: its creation time stays
+    created = registry.get_sample_value("http_requests_created", {"method": "GET", "route": "/a", "status": "200"})
+    assert created is not None
+    assert before <= created <= after
+    labels = {"method": "GET", "route": "/a"}
+    assert registry.get_sample_value("http_request_duration_seconds_created", labels) == created
