@@ -130,20 +130,22 @@ class RequestTelemetryMiddleware:
         return [*headers, *added]
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        rate = self._line_rate(status, elapsed) if self.log_enabled else 0.0
+        if self.metrics is None and not rate:
+            return  # no metric and no line: the route template is not worth looking up
         template = route_template(scope)
         if self.metrics is not None:
             self.metrics.observe(scope["method"], template, status, elapsed)
-        if not self.log_enabled:
-            return
-        rate: float
-        if status >= 400 or elapsed >= self.slow_s:
-            rate = 1
-        elif self.sample_ratio >= 1 or random.random() < self.sample_ratio:  # noqa: S311 - sampling, not security
-            rate = self.sample_rate
-        else:
-            return
-        if access_log.isEnabledFor(logging.INFO):
+        if rate and access_log.isEnabledFor(logging.INFO):
             _log_request(scope, template, status, elapsed, rate)
+
+    def _line_rate(self, status: int, elapsed: float) -> float:
+        """How many requests this one's access line stands for; 0 when it gets none."""
+        if status >= 400 or elapsed >= self.slow_s:
+            return 1
+        if self.sample_ratio >= 1 or random.random() < self.sample_ratio:  # noqa: S311 - sampling, not security
+            return self.sample_rate
+        return 0.0
 
 
 def _request_id(scope: Scope) -> str:
