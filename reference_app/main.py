@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if "gzip" in layers:
         app.add_middleware(SelectiveGZipMiddleware, minimum_size=settings.gzip_min_size, skip_paths=DOWNLOAD_PATHS)
     log_requests = "access_log" in layers and settings.access_log
-    request_metrics = app.state.metrics if "metrics" in layers else None
+    request_metrics = app.state.metrics.requests if "metrics" in layers and app.state.metrics else None
     # Outermost of the layers but CORS and the proxy headers (below).
     if log_requests or request_metrics is not None or provider is not None or {"correlation", "timing"} & layers:
         app.add_middleware(

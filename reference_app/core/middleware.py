@@ -5,11 +5,10 @@ so every layer is a plain ASGI callable that wraps ``send``/``receive`` and noth
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
-from collections.abc import Iterable
 from contextvars import Token
+from random import getrandbits, random
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
@@ -17,14 +16,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reference_app.core.asgi import header, route_template
 from reference_app.core.context import request_id_var
 from reference_app.core.errors import problem_response
-from reference_app.core.telemetry import EdgeTracer, Metrics
+from reference_app.core.request_metrics import RequestMetrics
+from reference_app.core.telemetry import EdgeTracer
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,128}\Z")
 access_log = logging.getLogger("refapp.access")
 
 
@@ -34,9 +35,9 @@ class RequestTelemetryMiddleware:
     decision (``telemetry.EdgeTracer``), each on its own switch (REFAPP_MIDDLEWARE, one A/B arm per
     layer).
 
-    One layer rather than four because on ``/lab/hello`` each pure-ASGI layer costs ~1.5-2 us of a
-    ~75 us request in its call, its closure and its ``send`` wrapper alone (docs/load.md), and these
-    wrap the same two messages. A traced request's span covers the app and the layers inside this
+    One layer rather than four because each pure-ASGI layer costs something of a ~75 us ``/lab/hello``
+    request in its call, its closure and its ``send`` wrapper alone (~0.4-0.7 us measured in
+    process, docs/load.md), and these wrap the same two messages. A traced request's span covers the app and the layers inside this
     one, not this layer's own bookkeeping.
 
     - Correlation: a well-formed ``X-Request-ID`` is kept, anything else replaced by 32 random hex
@@ -50,7 +51,7 @@ class RequestTelemetryMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, correlation: bool = False, timing: bool = False,
-                 log_enabled: bool = False, metrics: Metrics | None = None,
+                 log_enabled: bool = False, metrics: RequestMetrics | None = None,
                  sample_ratio: float = 1.0, slow_s: float = 0.0, tracer_provider: TracerProvider | None = None,
                  trace_ratio: float = 0.0, trace_excluded_urls: str = "") -> None:
         self.app = app
@@ -66,47 +67,79 @@ class RequestTelemetryMiddleware:
             app, provider=tracer_provider, ratio=trace_ratio, excluded_urls=trace_excluded_urls)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http":
-            if kind == "websocket":
-                await self._websocket(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+        # Mostly written out in this one function, on purpose: it runs on every request, between the
+        # server's code and the app's, where the same code measured ~2.5x its cost in a tight loop
+        # (cold caches; docs/load.md), so each step saved, a helper call included, counts.
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
             return
-        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(scope, self.app)
-        start = time.perf_counter()
-        status = 500
-        id_header = None
-        token: Token[str | None] | None = None
+        start = perf_counter()
+        incoming_id: bytes | None = None
+        has_parent = False
+        for name, value in scope["headers"]:  # the two request headers this layer reads, in one pass
+            if name == b"x-request-id":
+                incoming_id = value
+            elif name == b"traceparent":
+                has_parent = True
+        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(has_parent, self.app)
+        id_header: bytes | None = None
+        id_token: Token[str | None] | None = None
         if self.correlation:
-            request_id = _request_id(scope)
-            id_header = request_id.encode("latin-1")  # the pattern admits ASCII only
-            token = request_id_var.set(request_id)
+            request_id, id_header = _request_id(scope, incoming_id)
+            id_token = request_id_var.set(request_id)
         timing = self.timing
+        status = 500
 
         async def send_recording(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 if id_header is not None or timing:
-                    message["headers"] = self._headers(message.get("headers", ()), id_header, start if timing else None)
+                    # A copy: the response object may still own its header list. ASGI header names
+                    # are lower-case; a request id the app set is replaced.
+                    headers = []
+                    for item in message.get("headers", ()):
+                        if item[0] != b"x-request-id" or id_header is None:
+                            headers.append(item)
+                    if id_header is not None:
+                        headers.append((b"x-request-id", id_header))
+                    if timing:
+                        headers.append((b"server-timing", b"app;dur=%.2f" % ((perf_counter() - start) * 1000)))
+                    message["headers"] = headers
             await send(message)
 
         try:
             await app(scope, receive, send_recording)
         finally:
-            if self.metrics is not None or self.log_enabled:
-                self._record(scope, status, time.perf_counter() - start)
-            if token is not None:  # after the access line, which carries the id
-                request_id_var.reset(token)
+            metrics = self.metrics
+            if metrics is not None or self.log_enabled:
+                elapsed = perf_counter() - start
+                rate = 0.0  # how many requests this one's access line stands for; 0: it gets none
+                if self.log_enabled:
+                    if status >= 400 or elapsed >= self.slow_s:
+                        rate = 1.0
+                    elif self.sample_ratio >= 1 or random() < self.sample_ratio:  # noqa: S311 - sampling, not security
+                        rate = self.sample_rate
+                if metrics is not None or rate:  # else the route template is not worth looking up
+                    template = route_template(scope)
+                    if metrics is not None:
+                        metrics.observe(scope["method"], template, status, elapsed)
+                    if rate and access_log.isEnabledFor(logging.INFO):
+                        _log_request(scope, template, status, elapsed, rate)
+            if id_token is not None:  # after the access line, which carries the id
+                request_id_var.reset(id_token)
             if trace_token is not None:
                 EdgeTracer.leave(trace_token)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A websocket gets the request id (its log lines carry it) and may be traced; no header,
-        metric or access line."""
-        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(scope, self.app)
-        token = request_id_var.set(_request_id(scope)) if self.correlation else None
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan passes through. A websocket gets the request id (its log lines carry it) and may
+        be traced; no header, metric or access line."""
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        app, trace_token = ((self.app, None) if self.tracer is None
+                            else self.tracer.enter(header(scope, b"traceparent") is not None, self.app))
+        token = request_id_var.set(_request_id(scope, header(scope, b"x-request-id"))[0]) if self.correlation else None
         try:
             await app(scope, receive, send)
         finally:
@@ -115,48 +148,21 @@ class RequestTelemetryMiddleware:
             if trace_token is not None:
                 EdgeTracer.leave(trace_token)
 
-    @staticmethod
-    def _headers(headers: Iterable[tuple[bytes, bytes]], id_header: bytes | None,
-                 start: float | None) -> list[tuple[bytes, bytes]]:
-        """The response's headers plus the request id (replacing any the app set) and Server-Timing
-        (``start``: the request's start, or None for none). ASGI response header names are lower-case."""
-        if id_header is None:
-            added = []
-        else:
-            headers = [header for header in headers if header[0] != b"x-request-id"]
-            added = [(b"x-request-id", id_header)]
-        if start is not None:
-            added.append((b"server-timing", b"app;dur=%.2f" % ((time.perf_counter() - start) * 1000)))
-        return [*headers, *added]
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
-        rate = self._line_rate(status, elapsed) if self.log_enabled else 0.0
-        if self.metrics is None and not rate:
-            return  # no metric and no line: the route template is not worth looking up
-        template = route_template(scope)
-        if self.metrics is not None:
-            self.metrics.observe(scope["method"], template, status, elapsed)
-        if rate and access_log.isEnabledFor(logging.INFO):
-            _log_request(scope, template, status, elapsed, rate)
-
-    def _line_rate(self, status: int, elapsed: float) -> float:
-        """How many requests this one's access line stands for; 0 when it gets none."""
-        if status >= 400 or elapsed >= self.slow_s:
-            return 1
-        if self.sample_ratio >= 1 or random.random() < self.sample_ratio:  # noqa: S311 - sampling, not security
-            return self.sample_rate
-        return 0.0
-
-
-def _request_id(scope: Scope) -> str:
-    incoming = _header(scope, b"x-request-id")
-    # 32 random hex digits, as uuid4().hex gave. An id needs to be unique, not unguessable: the
-    # Mersenne Twister (reseeded in every forked worker) at half the cost of secrets.token_hex.
-    request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else f"{random.getrandbits(128):032x}"
-    # For the 500 handler, which runs in Starlette's ServerErrorMiddleware, outside this layer (and
-    # so after the contextvar is reset).
+def _request_id(scope: Scope, incoming: bytes | None) -> tuple[str, bytes]:
+    """The request's id, as text and as a header value: ``incoming`` (the request's
+    ``X-Request-ID``) when well-formed, else a new one. Kept in the scope for the 500 handler, which
+    runs in Starlette's ServerErrorMiddleware, outside this layer (and so after the contextvar is reset)."""
+    if incoming is not None and _VALID_REQUEST_ID.match(incoming):
+        request_id = incoming.decode("latin-1")
+    else:
+        # 32 random hex digits, as uuid4().hex gave. An id needs to be unique, not unguessable: the
+        # Mersenne Twister (reseeded in every forked worker), 85 ns against 250 ns for
+        # ``f"{n:032x}"`` and more for ``secrets``.
+        request_id = getrandbits(128).to_bytes(16, "big").hex()
+        incoming = request_id.encode("latin-1")
     scope.setdefault("state", {})["request_id"] = request_id
-    return request_id
+    return request_id, incoming
 
 
 def _log_request(scope: Scope, template: str, status: int, elapsed: float, rate: float) -> None:
@@ -193,9 +199,9 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        content_type = _header(scope, b"content-type") or ""
-        limit = self.upload_limit if content_type.startswith("multipart/") else self.json_limit
-        declared = _header(scope, b"content-length")
+        content_type = header(scope, b"content-type") or b""
+        limit = self.upload_limit if content_type.startswith(b"multipart/") else self.json_limit
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_413(send, limit)
             return
@@ -217,50 +223,6 @@ async def _send_413(send: Send, limit: int) -> None:
     response = problem_response(413, detail=f"The request body exceeds {limit} bytes.", slug="payload-too-large")
     await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's template including its include prefix, e.g. ``/api/v1/items/{item_id}``.
-
-    FastAPI matches included routers lazily: ``scope["route"]`` is the router's own route, whose
-    ``path`` lacks the ``include_router`` prefix. The prefix is the part of the request path in
-    front of the suffix that the route's own pattern matches. Labels stay bounded either way.
-    """
-    route = scope.get("route")
-    template: str | None = getattr(route, "path", None)
-    if not template:
-        return "<unmatched>"
-    regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
-    path: str = scope.get("path", "")
-    if regex is None or regex.match(path):
-        return template
-    # The prefix this route was last found under, tried first: one regex match per request instead
-    # of one per "/" of the path. Keyed by id (routes are unhashable) and checked before use, so a
-    # reused id costs one failed match; bounded by the routes of the apps alive in the process.
-    key = id(route)
-    prefix = _PREFIXES.get(key)
-    if prefix is not None and path.startswith(prefix) and regex.match(path[len(prefix):]):
-        return prefix + template
-    for i, char in enumerate(path):
-        if char == "/" and i and regex.match(path[i:]):
-            if len(_PREFIXES) >= _MAX_PREFIXES:
-                _PREFIXES.clear()
-            _PREFIXES[key] = path[:i]
-            return path[:i] + template
-    return template
-
-
-_PREFIXES: dict[int, str] = {}
-_MAX_PREFIXES = 4096
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
 
 
 class SelectiveGZipMiddleware(GZipMiddleware):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reference_app.core.asgi import route_template
 from reference_app.core.request_metrics import RequestMetrics
 
 if TYPE_CHECKING:
@@ -56,9 +57,6 @@ class Metrics:
     def cache_lookup(self, hit: bool) -> None:
         self._cache_outcomes[hit].inc()
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.observe(method, route, status, seconds)
-
 
 def build_tracer_provider(settings: Settings) -> TracerProvider | None:
     """The configured exporter behind a sampled, batching provider; None for ``none``.
@@ -100,7 +98,7 @@ def build_tracer_provider(settings: Settings) -> TracerProvider | None:
 
 
 #: Whether the current request was picked for tracing at the edge; None outside requests.
-_edge_sampled: ContextVar[bool | None] = ContextVar("edge_sampled", default=None)
+_edge_sampled: ContextVar[bool | None] = ContextVar("_edge_sampled", default=None)
 
 
 def _edge_sampler(ratio: float) -> Sampler:
@@ -149,24 +147,16 @@ class EdgeTracer:
             exclude_spans=["receive", "send"],
         )
 
-    def enter(self, scope: Scope, untraced: ASGIApp) -> tuple[ASGIApp, Token[bool | None]]:
-        """Decide for this request: the app to call (the traced one if it is picked, else
-        ``untraced``), and the token that ``leave`` takes once the request is over (the spans started
-        inside it follow the decision)."""
-        picked = _has_traceparent(scope["headers"]) or random.random() < self.ratio  # noqa: S311 - sampling, not security
+    def enter(self, has_parent: bool, untraced: ASGIApp) -> tuple[ASGIApp, Token[bool | None]]:
+        """Decide for a request (``has_parent``: it carries a ``traceparent``): the app to call (the
+        traced one if it is picked, else ``untraced``), and the token that ``leave`` takes once the
+        request is over (the spans started inside it follow the decision)."""
+        picked = has_parent or random.random() < self.ratio  # noqa: S311 - sampling, not security
         return (self.traced if picked else untraced), _edge_sampled.set(picked)
 
     @staticmethod
     def leave(token: Token[bool | None]) -> None:
         _edge_sampled.reset(token)
-
-
-def _has_traceparent(headers: list[tuple[bytes, bytes]]) -> bool:
-    # A loop, not any() over a generator (a generator frame per request): this runs on every request.
-    for name, _ in headers:  # noqa: SIM110 - see above
-        if name == b"traceparent":
-            return True
-    return False
 
 
 class _NameSpanFromRoute:
@@ -175,8 +165,6 @@ class _NameSpanFromRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         from opentelemetry import trace
-
-        from reference_app.core.middleware import route_template
 
         span = trace.get_current_span()  # the server span OpenTelemetry's middleware just started
 

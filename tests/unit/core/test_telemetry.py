@@ -35,9 +35,9 @@ async def test_exporter_instruments_the_app(
         app.state.tracer_provider.shutdown()
 
 
-def test_metrics_observe() -> None:
+def test_request_observations_reach_the_registry() -> None:
     m = Metrics()
-    m.observe("GET", "/x/{id}", 200, 0.003)
+    m.requests.observe("GET", "/x/{id}", 200, 0.003)
     assert m.registry.get_sample_value("http_requests_total", {"method": "GET", "route": "/x/{id}",
                                                                "status": "200"}) == 1
     assert m.registry.get_sample_value("http_request_duration_seconds_count",
