@@ -35,10 +35,10 @@ class RequestTelemetryMiddleware:
     decision (``telemetry.EdgeTracer``), each on its own switch (REFAPP_MIDDLEWARE, one A/B arm per
     layer).
 
-    One layer rather than four because each pure-ASGI layer costs something of a ~75 us ``/lab/hello``
-    request in its call, its closure and its ``send`` wrapper alone (~0.4-0.7 us measured in
-    process, docs/load.md), and these wrap the same two messages. A traced request's span covers the app and the layers inside this
-    one, not this layer's own bookkeeping.
+    One layer rather than four because each pure-ASGI layer costs something of a ~75 us
+    ``/lab/hello`` request in its call, its closure and its ``send`` wrapper alone (~0.4-0.7 us
+    measured in process, docs/load.md), and these wrap the same two messages. A traced request's
+    span covers the app and the layers inside this one, not this layer's own bookkeeping.
 
     - Correlation: a well-formed ``X-Request-ID`` is kept, anything else replaced by 32 random hex
       digits; echoed on the response and in every log line of the request (``request_id_var``).
@@ -81,7 +81,7 @@ class RequestTelemetryMiddleware:
                 incoming_id = value
             elif name == b"traceparent":
                 has_parent = True
-        app, trace_token = (self.app, None) if self.tracer is None else self.tracer.enter(has_parent, self.app)
+        app = self.app if self.tracer is None else self.tracer.app_for(has_parent, self.app)
         id_header: bytes | None = None
         id_token: Token[str | None] | None = None
         if self.correlation:
@@ -128,8 +128,6 @@ class RequestTelemetryMiddleware:
                         _log_request(scope, template, status, elapsed, rate)
             if id_token is not None:  # after the access line, which carries the id
                 request_id_var.reset(id_token)
-            if trace_token is not None:
-                EdgeTracer.leave(trace_token)
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan passes through. A websocket gets the request id (its log lines carry it) and may
@@ -137,16 +135,14 @@ class RequestTelemetryMiddleware:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        app, trace_token = ((self.app, None) if self.tracer is None
-                            else self.tracer.enter(header(scope, b"traceparent") is not None, self.app))
+        has_parent = header(scope, b"traceparent") is not None
+        app = self.app if self.tracer is None else self.tracer.app_for(has_parent, self.app)
         token = request_id_var.set(_request_id(scope, header(scope, b"x-request-id"))[0]) if self.correlation else None
         try:
             await app(scope, receive, send)
         finally:
             if token is not None:
                 request_id_var.reset(token)
-            if trace_token is not None:
-                EdgeTracer.leave(trace_token)
 
 
 def _request_id(scope: Scope, incoming: bytes | None) -> tuple[str, bytes]:

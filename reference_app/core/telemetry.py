@@ -8,7 +8,6 @@ off-the-shelf instrumentation at ~3/4 of throughput, so it is opt-in and its cos
 from __future__ import annotations
 
 import random
-from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -91,34 +90,30 @@ def build_tracer_provider(settings: Settings) -> TracerProvider | None:
         exporter = OTLPSpanExporter(endpoint=settings.otel_endpoint) if settings.otel_endpoint else OTLPSpanExporter()
     provider = TracerProvider(
         resource=Resource.create({"service.name": settings.app_name}),
-        sampler=ParentBased(_edge_sampler(settings.otel_sample_ratio)),
+        sampler=ParentBased(_edge_sampler()),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
-#: Whether the current request was picked for tracing at the edge; None outside requests.
-_edge_sampled: ContextVar[bool | None] = ContextVar("_edge_sampled", default=None)
+def _edge_sampler() -> Sampler:
+    """The sampler of traces that start here: a server span is one the edge picked (``EdgeTracer``
+    calls OpenTelemetry's middleware, which opens it, only for those), so it is sampled; any other
+    root, a database, Redis or outbound call outside a traced request (an unpicked request's, a
+    background job's), starts no trace. Spans with a parent follow it (``ParentBased``).
 
-
-def _edge_sampler(ratio: float) -> Sampler:
-    """Roots follow the edge's choice inside a request (so an unpicked request's database and
-    outbound calls stay unsampled too) and the plain ratio elsewhere (background jobs)."""
-    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+    No per-request state: an earlier version kept the edge's choice in a context variable for the
+    sampler to read, and set and reset it on every request, picked or not."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.trace import SpanKind
 
     class EdgeSampler(Sampler):
-        def __init__(self) -> None:
-            self._ratio = TraceIdRatioBased(ratio)
-
         def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
                           attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
-            picked = _edge_sampled.get()
-            if picked is None:
-                return self._ratio.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
-            return SamplingResult(Decision.RECORD_AND_SAMPLE if picked else Decision.DROP, attributes)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE if kind is SpanKind.SERVER else Decision.DROP, attributes)
 
         def get_description(self) -> str:
-            return f"EdgeSampler{{{ratio}}}"
+            return "EdgeSampler"
 
     return EdgeSampler()
 
@@ -147,16 +142,10 @@ class EdgeTracer:
             exclude_spans=["receive", "send"],
         )
 
-    def enter(self, has_parent: bool, untraced: ASGIApp) -> tuple[ASGIApp, Token[bool | None]]:
-        """Decide for a request (``has_parent``: it carries a ``traceparent``): the app to call (the
-        traced one if it is picked, else ``untraced``), and the token that ``leave`` takes once the
-        request is over (the spans started inside it follow the decision)."""
-        picked = has_parent or random.random() < self.ratio  # noqa: S311 - sampling, not security
-        return (self.traced if picked else untraced), _edge_sampled.set(picked)
-
-    @staticmethod
-    def leave(token: Token[bool | None]) -> None:
-        _edge_sampled.reset(token)
+    def app_for(self, has_parent: bool, untraced: ASGIApp) -> ASGIApp:
+        """The app to call for a request (``has_parent``: it carries a ``traceparent``): the traced
+        one if the request is picked, else ``untraced``."""
+        return self.traced if has_parent or random.random() < self.ratio else untraced  # noqa: S311 - sampling, not security
 
 
 class _NameSpanFromRoute:

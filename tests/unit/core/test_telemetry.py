@@ -71,3 +71,56 @@ async def test_a_traced_request_has_its_database_spans(
     queries = [s for s in finished if s.kind.name == "CLIENT" and s.attributes and "db.statement" in s.attributes]
     assert any(str(s.attributes["db.statement"]).startswith("INSERT") for s in queries if s.attributes)
     assert all(s.context.trace_id == server.context.trace_id for s in queries)
+
+
+def test_traces_start_only_at_the_edge(make_settings: Callable[..., Any]) -> None:
+    """A root server span is one the edge picked, so it is sampled whatever the ratio; a root of any
+    other kind (a query or an outbound call outside a traced request, a background job's) starts no
+    trace, even at ratio 1; a child follows its parent."""
+    from opentelemetry.trace import SpanKind
+
+    from reference_app.core.telemetry import build_tracer_provider
+
+    provider = build_tracer_provider(make_settings(otel_exporter="discard", otel_sample_ratio=1.0))
+    assert provider is not None
+    tracer = provider.get_tracer("test")
+    try:
+        for kind in (SpanKind.CLIENT, SpanKind.INTERNAL, SpanKind.PRODUCER, SpanKind.CONSUMER):
+            assert not tracer.start_span("root", kind=kind).is_recording(), kind
+        with tracer.start_as_current_span("GET /x", kind=SpanKind.SERVER) as server:
+            assert server.get_span_context().trace_flags.sampled
+            child = tracer.start_span("SELECT", kind=SpanKind.CLIENT)
+            assert child.get_span_context().trace_flags.sampled
+            child.end()
+    finally:
+        provider.shutdown()
+
+
+async def test_an_unpicked_request_and_its_queries_make_no_span(
+    make_settings: Callable[..., Any], client_for: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge's draw decides for the whole request: its queries, which start root spans of their
+    own when no server span is open, are dropped too, at any ratio."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.utils.factories import create_item, create_user
+
+    app = create_app(make_settings(middleware="tracing", otel_exporter="discard", otel_sample_ratio=0.5))
+    spans = InMemorySpanExporter()
+    app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    draws = iter([0.9, 0.9, 0.9, 0.1])  # three requests lose the draw, the fourth wins
+    monkeypatch.setattr("reference_app.core.telemetry.random.random", lambda: next(draws))
+    try:
+        async with client_for(app) as c:
+            user = await create_user(c)  # two requests: sign-up and token
+            await create_item(c, user)
+            assert spans.get_finished_spans() == ()
+            await create_item(c, user)
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+        app.state.tracer_provider.shutdown()
+    finished = spans.get_finished_spans()
+    assert [s.name for s in finished if s.kind.name == "SERVER"] == ["POST /api/v1/items"]
+    assert any(s.kind.name == "CLIENT" for s in finished)
