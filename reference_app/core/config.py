@@ -138,10 +138,12 @@ class Settings(BaseSettings):
     # "discard": traced and sampled, spans dropped (measures tracing's own cost without a collector).
     otel_exporter: Literal["none", "console", "otlp", "discard"] = "none"
     otel_endpoint: str | None = None
-    # 1 %: a traced request costs ~100-300 us more than /lab/hello's ~75 us (docs/load.md), so the
-    # ratio is what tracing costs; at 5 % it was a tenth of hello's throughput. A request with a
-    # sampled traceparent is traced whatever the ratio.
-    otel_sample_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
+    # 0.1 %, Jaeger's default: a traced request costs ~100 us more than /lab/hello's ~75 us when every
+    # request is traced and ~300 us when few are (cold caches; docs/load.md), so the ratio is what
+    # tracing costs: at 1 % it was the largest item of the middleware stack (~3 us a request), at 5 %
+    # a tenth of hello's throughput. 0.001 of 1,000 rps is a trace a second; a low-traffic service
+    # raises it. A request with a sampled traceparent is traced whatever the ratio.
+    otel_sample_ratio: float = Field(default=0.001, ge=0.0, le=1.0)
     metrics_enabled: bool = True
     # GET /debug/memory (tracemalloc snapshot diffs, reference_app/api/debug.py). Never on by default.
     debug_memory: bool = False
