@@ -7,7 +7,7 @@ off-the-shelf instrumentation at ~3/4 of throughput, so it is opt-in and its cos
 
 from __future__ import annotations
 
-import random
+from random import random
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -145,7 +145,7 @@ class EdgeTracer:
     def app_for(self, has_parent: bool, untraced: ASGIApp) -> ASGIApp:
         """The app to call for a request (``has_parent``: it carries a ``traceparent``): the traced
         one if the request is picked, else ``untraced``."""
-        return self.traced if has_parent or random.random() < self.ratio else untraced  # noqa: S311 - sampling, not security
+        return self.traced if has_parent or random() < self.ratio else untraced  # noqa: S311 - sampling, not security
 
 
 class _NameSpanFromRoute:

@@ -111,7 +111,7 @@ async def test_an_unpicked_request_and_its_queries_make_no_span(
     spans = InMemorySpanExporter()
     app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     draws = iter([0.9, 0.9, 0.9, 0.1])  # three requests lose the draw, the fourth wins
-    monkeypatch.setattr("reference_app.core.telemetry.random.random", lambda: next(draws))
+    monkeypatch.setattr("reference_app.core.telemetry.random", lambda: next(draws))  # the edge's draw only
     try:
         async with client_for(app) as c:
             user = await create_user(c)  # two requests: sign-up and token
