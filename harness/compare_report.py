@@ -29,7 +29,7 @@ from contracts.model import DiffReport
 from reports import render as report_render
 from reports.gates import Check, Evaluation, GateResult, Outcome, baseline_outcome
 from reports.gatespec import GateSpec
-from reports.metrics import format_value, resolve, round_resolution, round_values
+from reports.metrics import arm_rounds, format_value, resolve
 from reports.stats import DEFAULT_CONFIDENCE, ratio_ci
 
 MetricName = Literal["rps", "p50", "p95", "p99"]
@@ -81,10 +81,9 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
     verdicts = []
     for name in metrics:
         metric = resolve(name)
-        verdicts.append(verdict(name, round_values(rows, BASE, metric), round_values(rows, HEAD, metric),
-                                max_regression, confidence,
-                                resolutions=(round_resolution(rows, BASE, metric),
-                                             round_resolution(rows, HEAD, metric))))
+        base, head = arm_rounds(rows, BASE, metric), arm_rounds(rows, HEAD, metric)
+        verdicts.append(verdict(name, base.values, head.values, max_regression, confidence,
+                                resolutions=(base.resolution, head.resolution)))
     return verdicts
 
 

@@ -25,16 +25,15 @@ from typing import Any, Literal
 from harness import exitcodes
 from reports.gatespec import GateSpec, GateSpecError, Op
 from reports.metrics import (
+    arm_rounds,
     arm_value,
     format_value,
     plan_margin,
     plan_mde,
     request_names,
-    round_resolution,
-    round_values,
+    rounds_ratio_ci,
 )
 from reports.results import Json, RunSet, arm_names
-from reports.stats import ratio_ci
 
 Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
 Overall = Literal["pass", "fail", "inconclusive", "invalid"]
@@ -187,14 +186,12 @@ def _relative(spec: GateSpec, doc: Json) -> list[Check]:
     for arm in (spec.numerator, spec.denominator):
         _require_arm(spec, doc, arm)
     label = f"{spec.numerator}/{spec.denominator}"
-    num = round_values(doc, spec.numerator, spec.metric, spec.request)
-    den = round_values(doc, spec.denominator, spec.metric, spec.request)
-    if not num or not den:
+    num = arm_rounds(doc, spec.numerator, spec.metric, spec.request)
+    den = arm_rounds(doc, spec.denominator, spec.metric, spec.request)
+    if not num.values or not den.values:
         return [Check(label, "inconclusive", "no measured rounds with data for one of the arms")]
     try:
-        resolutions = (round_resolution(doc, spec.denominator, spec.metric, spec.request),
-                       round_resolution(doc, spec.numerator, spec.metric, spec.request))
-        ci = ratio_ci(den, num, confidence=spec.confidence, bucketed=spec.metric.unit == "ms", resolutions=resolutions)
+        ci = rounds_ratio_ci(den, num, spec.metric, confidence=spec.confidence)
     except ValueError as exc:
         return [Check(label, "inconclusive", f"ratio not computable: {exc}")]
     lower_bound_decides = spec.op in (">", ">=")
@@ -251,16 +248,13 @@ def _baseline(spec: GateSpec, doc: Json, base: Json | None) -> list[Check]:
         if arm not in arm_names(base):
             checks.append(Check(arm, "skipped", "arm not in the baseline"))
             continue
-        cur = round_values(doc, arm, spec.metric, spec.request)
-        old = round_values(base, arm, spec.metric, spec.request)
-        if not cur or not old:
+        cur = arm_rounds(doc, arm, spec.metric, spec.request)
+        old = arm_rounds(base, arm, spec.metric, spec.request)
+        if not cur.values or not old.values:
             checks.append(Check(arm, "inconclusive", "no measured rounds with data"))
             continue
         try:
-            resolutions = (round_resolution(base, arm, spec.metric, spec.request),
-                           round_resolution(doc, arm, spec.metric, spec.request))
-            ci = ratio_ci(old, cur, confidence=spec.confidence, bucketed=spec.metric.unit == "ms",
-                          resolutions=resolutions)
+            ci = rounds_ratio_ci(old, cur, spec.metric, confidence=spec.confidence)
         except ValueError as exc:
             checks.append(Check(arm, "inconclusive", f"ratio not computable: {exc}"))
             continue

@@ -21,6 +21,7 @@ import numpy as np
 
 from reports.plans import plan_for
 from reports.results import Json, measured_rounds
+from reports.stats import RatioCI, ratio_ci
 
 Unit = Literal["ms", "rps", "fraction", "count", "ratio", "percent", "mb"]
 Aggregate = Literal["median", "mean", "min", "max"]
@@ -142,6 +143,27 @@ def round_resolution(doc: Json, arm: str, metric: Metric, request: str | None = 
     if metric.name not in PERCENTILE_KEYS or request is not None:
         return None
     return latency_resolution(measured_rounds(doc, arm))
+
+
+@dataclass(frozen=True)
+class ArmRounds:
+    """One arm's per-round values of a metric and the resolution they were recorded at: what
+    ``ratio_ci`` takes of each side, read together so that one side's values never meet the other
+    side's resolution."""
+
+    values: list[float]
+    resolution: float | None
+
+
+def arm_rounds(doc: Json, arm: str, metric: Metric, request: str | None = None) -> ArmRounds:
+    """``round_values`` and ``round_resolution`` of one arm, as a pair."""
+    return ArmRounds(round_values(doc, arm, metric, request), round_resolution(doc, arm, metric, request))
+
+
+def rounds_ratio_ci(a: ArmRounds, b: ArmRounds, metric: Metric, *, confidence: float) -> RatioCI:
+    """``ratio_ci`` of ``b`` over ``a``, each side at its own resolution (percentiles bucketed)."""
+    return ratio_ci(a.values, b.values, confidence=confidence, bucketed=metric.unit == "ms",
+                    resolutions=(a.resolution, b.resolution))
 
 
 def _aggregate(values: list[float], how: Aggregate) -> float:

@@ -263,3 +263,17 @@ def test_baseline_gate_widens_percentiles_by_the_resolution_the_rounds_record(re
     expected = ratio_ci(FAST_P50, SLOW_P50, bucketed=True, resolutions=(resolution, resolution))
     assert (check.low, check.high) == pytest.approx((expected.low, expected.high))
     assert result.outcome == ("fail" if resolution is not None else "inconclusive")
+
+
+def test_each_side_of_a_ratio_keeps_its_own_resolution() -> None:
+    """A baseline from before load.latency (Locust's buckets) against a run that records 0.5 %:
+    each side is widened by its own resolution, not the other's."""
+    doc = _p50_doc({"io_async": SLOW_P50, "io_sync": FAST_P50}, 0.005)
+    for row in doc["rounds"]:
+        if row["arm"] == "io_sync":
+            del row["latency_resolution"]
+    (check,) = gate(relative("p50[io_async] / p50[io_sync] >= 1"), RunSet.from_docs([doc])).checks
+    expected = ratio_ci(FAST_P50, SLOW_P50, bucketed=True, resolutions=(None, 0.005))
+    swapped = ratio_ci(FAST_P50, SLOW_P50, bucketed=True, resolutions=(0.005, None))
+    assert (expected.low, expected.high) != pytest.approx((swapped.low, swapped.high))  # the premise
+    assert (check.low, check.high) == pytest.approx((expected.low, expected.high))
