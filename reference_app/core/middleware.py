@@ -78,7 +78,8 @@ class RequestTelemetryMiddleware:
         has_parent = False
         for name, value in scope["headers"]:  # the two request headers this layer reads, in one pass
             if name == b"x-request-id":
-                incoming_id = value
+                if incoming_id is None:  # the first, as ``header()`` reads it for a websocket
+                    incoming_id = value
             elif name == b"traceparent":
                 has_parent = True
         app = self.app if self.tracer is None else self.tracer.app_for(has_parent, self.app)

@@ -56,6 +56,12 @@ async def test_malformed_request_id_is_replaced(client: httpx.AsyncClient, bad: 
     assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
 
 
+async def test_the_first_of_two_request_ids_is_kept(client: httpx.AsyncClient) -> None:
+    ids = [("X-Request-ID", "first-id-0001"), ("X-Request-ID", "second-id-002")]
+    r = await client.get("/api/v1/lab/hello", headers=ids)
+    assert r.headers["x-request-id"] == "first-id-0001"
+
+
 async def test_request_id_is_generated_and_unique(client: httpx.AsyncClient) -> None:
     ids = {(await client.get("/api/v1/lab/hello")).headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
