@@ -25,11 +25,12 @@ DEFAULT_HEADERS = ((b"host", b"bench"), (b"accept", b"application/json"))
 
 async def asgi_get(app: Any, path: str, query: bytes = b"", *,
                    headers: Sequence[tuple[bytes, bytes]] = DEFAULT_HEADERS,
-                   client: tuple[str, int] = ("203.0.113.7", 4711)) -> AsgiResponse:
-    """One HTTP GET as a raw ASGI call: no HTTP client, no sockets, just the app and its middleware."""
+                   client: tuple[str, int] = ("203.0.113.7", 4711), method: str = "GET") -> AsgiResponse:
+    """One HTTP request (a GET unless ``method`` says otherwise, with an empty body) as a raw ASGI
+    call: no HTTP client, no sockets, just the app and its middleware."""
     scope = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
         "query_string": query, "headers": list(headers), "client": client, "server": ("bench", 80), "state": {},
     }
     response = AsgiResponse()

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from starlette.types import Message
+from starlette.types import Receive, Scope, Send
 
 from reference_app.core.asgi import header, route_template
 from reference_app.main import create_app
+from tests.bench.asgi import asgi_get
 
 
 def test_header_is_the_first_of_its_name_raw() -> None:
@@ -58,22 +59,16 @@ def test_route_template_ignores_a_selected_route_it_cannot_read() -> None:
 
 async def _routed_scope(app: Any, method: str, path: str) -> dict[str, Any]:
     """The scope as the app leaves it once it has routed and answered ``method path``."""
-    scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"test")], "client": ("127.0.0.1", 1), "server": ("test", 80), "state": {},
-    }
+    seen: dict[str, Any] = {}
 
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    async def keep_scope(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope=scope)
+        # An endpoint that fails on an empty request has still been routed.
+        with contextlib.suppress(Exception):
+            await app(scope, receive, send)
 
-    async def send(message: Message) -> None:
-        pass
-
-    # An endpoint that fails on an empty request has still been routed.
-    with contextlib.suppress(Exception):
-        await app(scope, receive, send)
-    return scope
+    await asgi_get(keep_scope, path, method=method, headers=[(b"host", b"test")], client=("127.0.0.1", 1))
+    return dict(seen["scope"])
 
 
 @pytest.mark.parametrize("variant", ["selected", "fallback"])
