@@ -292,11 +292,21 @@ async def wait_for_workers(srv: Any, count: int, *, within: float = 60.0) -> lis
 _METRICS_SELF = "http_requests_created{method=\"GET\",route=\"/metrics\",status=\"200\"} "
 
 
+def worker_identity(metrics_text: str) -> str | None:
+    """Which worker process wrote this ``/metrics`` page (None before it has served a scrape).
+
+    Every worker has its own registry, so the creation time of its ``/metrics`` series is its own.
+    """
+    for line in metrics_text.splitlines():
+        if line.startswith(_METRICS_SELF):
+            return line.removeprefix(_METRICS_SELF)
+    return None
+
+
 async def wait_for_serving_workers(base_url: str, count: int, *, within: float = 90.0) -> int:
     """Until ``count`` distinct worker processes answer requests (not merely exist).
 
-    Every worker has its own metrics registry; the creation time of its ``/metrics`` series tells
-    the workers apart. Each scrape is a fresh connection, so any worker may take it. A forked
+    Each scrape is a fresh connection, so any worker may take it. A forked
     worker that is still importing the app or running its lifespan answers nothing: waiting for
     PIDs alone would let one early worker take a whole burst.
     """
@@ -307,9 +317,8 @@ async def wait_for_serving_workers(base_url: str, count: int, *, within: float =
     # A scrape that times out raises (httpx errors are not OSErrors): generous for workers still warming up.
     async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False, limits=limits) as client:
         async def enough() -> bool:
-            for line in (await client.get("/metrics")).text.splitlines():
-                if line.startswith(_METRICS_SELF):
-                    seen.add(line.removeprefix(_METRICS_SELF))
+            if (worker := worker_identity((await client.get("/metrics")).text)) is not None:
+                seen.add(worker)
             return len(seen) >= count
 
         await wait_for(enough, within=within, interval=0.02, what=f"{count} workers serving requests")
