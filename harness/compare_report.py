@@ -29,8 +29,8 @@ from contracts.model import DiffReport
 from reports import render as report_render
 from reports.gates import Check, Evaluation, GateResult, Outcome, baseline_outcome
 from reports.gatespec import GateSpec
-from reports.metrics import arm_rounds, format_value, resolve
-from reports.stats import DEFAULT_CONFIDENCE, ratio_ci
+from reports.metrics import ArmRounds, arm_rounds, format_value, resolve, rounds_ratio_ci
+from reports.stats import DEFAULT_CONFIDENCE
 
 MetricName = Literal["rps", "p50", "p95", "p99"]
 COMPARED: tuple[MetricName, ...] = ("rps", "p50", "p95", "p99")
@@ -81,25 +81,23 @@ def judge(doc: Mapping[str, Any], max_regression: float, *, confidence: float | 
     verdicts = []
     for name in metrics:
         metric = resolve(name)
-        base, head = arm_rounds(rows, BASE, metric), arm_rounds(rows, HEAD, metric)
-        verdicts.append(verdict(name, base.values, head.values, max_regression, confidence,
-                                resolutions=(base.resolution, head.resolution)))
+        verdicts.append(verdict(name, arm_rounds(rows, BASE, metric), arm_rounds(rows, HEAD, metric),
+                                max_regression, confidence))
     return verdicts
 
 
-def verdict(name: MetricName, a: Sequence[float], b: Sequence[float], max_regression: float,
-            confidence: float, *, resolutions: tuple[float | None, float | None] = (None, None)) -> Verdict:
-    """The verdict on one metric from the base's rounds ``a`` and the head's ``b`` (also what
-    ``reports.calibration`` simulates compare's plans through). ``resolutions``: each side's percentile
-    resolution (``reports.metrics.round_resolution``); None is Locust's buckets, 1 ms wide below 100 ms."""
+def verdict(name: MetricName, a: ArmRounds, b: ArmRounds, max_regression: float, confidence: float) -> Verdict:
+    """The verdict on one metric from the base's rounds ``a`` and the head's ``b``, each with its
+    percentile resolution (None is Locust's buckets, 1 ms wide below 100 ms); also what
+    ``reports.calibration`` simulates compare's plans through."""
     metric = resolve(name)
     higher = metric.higher_is_better
     limit = 1.0 - max_regression if higher else 1.0 + max_regression
-    base, head = _median(a), _median(b)
-    if not a or not b or min(*a, *b) <= 0:
+    base, head = _median(a.values), _median(b.values)
+    if not a.values or not b.values or min(*a.values, *b.values) <= 0:
         return Verdict(name, "inconclusive", limit, base, head,
                        detail="no usable rounds on one side (a round without successful requests)")
-    ci = ratio_ci(a, b, confidence=confidence, bucketed=metric.unit == "ms", resolutions=resolutions)
+    ci = rounds_ratio_ci(a, b, metric, confidence=confidence)
     outcome = baseline_outcome(ci.low, ci.high, limit, higher_is_better=higher)
     where = {"pass": "whole CI within", "fail": "whole CI beyond", "inconclusive": "CI straddles"}[outcome]
     detail = (f"head/base {ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}] ({ci.confidence:.1%} CI); {where} "

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from harness.compare_report import COMPARED, family_confidence, verdict
 from reports.gates import OPS, baseline_limit, baseline_outcome, effective_threshold
 from reports.gatespec import GateSpec, load_gates
+from reports.metrics import ArmRounds
 from reports.plans import COMPARE_PLANS, METRICS, PLANS, ComparePlan, Plan
 from reports.stats import EQUIVALENT, decide, equivalence_ci, ratio_ci
 
@@ -305,7 +306,6 @@ def compare_rates(plan: ComparePlan, ratios: dict[str, float], *, trials: int = 
     record now), else Locust's buckets (results from before it)."""
     rng = np.random.default_rng(seed)
     level = family_confidence(len(COMPARED)) if confidence is None else confidence
-    resolutions = (resolution, resolution)
     rounds = {}
     for m in COMPARED:
         sample = draw(_SIM_METRIC[m], resolution)
@@ -317,8 +317,8 @@ def compare_rates(plan: ComparePlan, ratios: dict[str, float], *, trials: int = 
     for i in range(trials):
         outcomes = []
         for m in COMPARED:
-            v = verdict(m, rounds[m][0][i].tolist(), rounds[m][1][i].tolist(), plan.max_regression, level,
-                        resolutions=resolutions)
+            v = verdict(m, ArmRounds(rounds[m][0][i].tolist(), resolution),
+                        ArmRounds(rounds[m][1][i].tolist(), resolution), plan.max_regression, level)
             fails[m] += v.outcome == "fail"
             passes[m] += v.outcome == "pass"
             attained[m] = v.confidence if v.confidence is not None else attained[m]
