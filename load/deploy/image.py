@@ -25,7 +25,8 @@ from harness import exitcodes
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_BASE = "python:3.11-slim"
 DEBIAN_PYTHON = "3.11.2"  # python3 in Debian bookworm, the offline base
-TAGS = {"harness": "fastapi-harness:local", "app": "fastapi-harness-refapp:local"}
+# Named after the Dockerfile stage each builds (its ``app`` stage holds this repository's own service).
+TAGS = {"harness": "fastapi-harness:local", "app": "fastapi-harness-app:local"}
 
 
 def context_sources(dockerfile: Path) -> list[str]:
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.deploy.image", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", choices=sorted(TAGS), default="harness")
-    parser.add_argument("--tag", help="image name (default: fastapi-harness:local / fastapi-harness-refapp:local)")
+    defaults = " / ".join(f"{tag} for {target}" for target, tag in TAGS.items())
+    parser.add_argument("--tag", help=f"image name (default: {defaults})")
     args = parser.parse_args(argv)
     try:
         print(build(args.target, args.tag))
