@@ -5,8 +5,8 @@
   Cases that *provoke* a 500 on purpose build their own client and say so.
 * ``expect(response, status)``: the exact status, and never a 5xx.
 * ``probed(...)``: runs an attack while ``/health/live`` probes run concurrently; the probes must
-  all succeed and their worst latency must stay within a multiple of a baseline measured in the
-  same test (bounded time without wall-clock assertions).
+  all succeed and their worst step must stay within a multiple of a baseline measured in the
+  same test (bounded time without wall-clock assertions), in the best of up to three attempts.
 * ``live_server``: one real uvicorn process on 127.0.0.1 (free port, file SQLite, private TMPDIR)
   for the cases that need real sockets, chunked bodies or ``/proc/<pid>/fd``.
 """
@@ -35,9 +35,11 @@ from tests.utils.app_fixtures import FAST_HASH, JWT_SECRET, build_test_settings
 T = TypeVar("T")
 PEER_ADDRESS = "203.0.113.7"  # the shared fixtures' in-process client address
 
-#: A probe during an attack may be this many times slower than the slowest baseline probe.
+#: A probe step during an attack may take this many times the baseline's (see ``probed``).
 PROBE_FACTOR = 50.0
 BASELINE_PROBES = 10
+PROBE_PAUSE_S = 0.002
+PROBE_ATTEMPTS = 3
 
 
 # ---- one app object, a fresh lifespan (database, cache, limiter) per case -------------------
@@ -167,6 +169,8 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 @dataclass
 class ProbeReport:
+    """One attempt: the probes' statuses and the time each probe step took (see ``probed``)."""
+
     baseline_s: float
     latencies_s: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -175,43 +179,69 @@ class ProbeReport:
     def limit_s(self) -> float:
         return PROBE_FACTOR * self.baseline_s
 
+    @property
+    def worst_s(self) -> float:
+        return max(self.latencies_s)
 
-async def _probe(client: httpx.AsyncClient) -> tuple[int, float]:
+    def __str__(self) -> str:
+        return (f"probes n={len(self.latencies_s)} worst {self.worst_s * 1000:.1f} ms, "
+                f"limit {self.limit_s * 1000:.1f} ms ({PROBE_FACTOR:.0f} x baseline {self.baseline_s * 1000:.2f} ms)")
+
+
+async def _probe_step(client: httpx.AsyncClient) -> tuple[int, float]:
+    """A probe and the pause after it, timed together. An in-process attack blocks the event loop
+    whenever its turn comes, usually while the prober sleeps; timing the probe alone missed that."""
     t0 = time.perf_counter()
     r = await client.get("/health/live")
+    await asyncio.sleep(PROBE_PAUSE_S)
     return r.status_code, time.perf_counter() - t0
 
 
-async def probed(
-    probe_client: httpx.AsyncClient, attack: Awaitable[T], *, min_probes: int = 3
-) -> tuple[T, ProbeReport]:
-    """Run ``attack`` while liveness probes run back to back; assert they stayed fast and green.
-
-    The baseline is the slowest of a few sequential probes taken just before, in the same test,
-    against the same target, so the bound adapts to the box instead of naming a wall-clock time.
-    """
-    await _probe(probe_client)  # warm-up (connection, first-route compile)
-    baseline = [await _probe(probe_client) for _ in range(BASELINE_PROBES)]
+async def probe_baseline(client: httpx.AsyncClient) -> float:
+    """The slowest of a few sequential probe steps, and at least three times their median."""
+    await _probe_step(client)  # warm-up (connection, first-route compile)
+    baseline = [await _probe_step(client) for _ in range(BASELINE_PROBES)]
     assert all(s == 200 for s, _ in baseline)
-    report = ProbeReport(baseline_s=max(statistics.median(t for _, t in baseline) * 3,
-                                        max(t for _, t in baseline)))
-    task: asyncio.Future[T] = asyncio.ensure_future(attack)
+    return max(statistics.median(t for _, t in baseline) * 3, max(t for _, t in baseline))
+
+
+async def _attempt(probe_client: httpx.AsyncClient, attack: Callable[[], Awaitable[T]],
+                   min_probes: int) -> tuple[T, ProbeReport]:
+    report = ProbeReport(baseline_s=await probe_baseline(probe_client))
+    task: asyncio.Future[T] = asyncio.ensure_future(attack())  # made only now: a task would run during the baseline
     while not task.done() or len(report.latencies_s) < min_probes:
-        status, elapsed = await _probe(probe_client)
+        status, elapsed = await _probe_step(probe_client)
         report.statuses.append(status)
         report.latencies_s.append(elapsed)
-        await asyncio.sleep(0.002)
     result = await task
     assert report.statuses
     assert all(s == 200 for s in report.statuses), report.statuses
-    worst = max(report.latencies_s)
-    print(f"probes: n={len(report.latencies_s)} worst={worst * 1000:.2f} ms "
-          f"baseline={report.baseline_s * 1000:.2f} ms limit={report.limit_s * 1000:.1f} ms")
-    assert worst <= report.limit_s, (
-        f"/health/live stalled during the attack: worst {worst * 1000:.1f} ms > "
-        f"{PROBE_FACTOR:.0f} x baseline {report.baseline_s * 1000:.2f} ms"
-    )
     return result, report
+
+
+async def probed(
+    probe_client: httpx.AsyncClient, attack: Callable[[], Awaitable[T]], *, min_probes: int = 3,
+    attempts: int = PROBE_ATTEMPTS,
+) -> tuple[T, ProbeReport]:
+    """Run ``attack()`` while liveness probes run back to back; assert they stayed green and that
+    no probe step took more than ``PROBE_FACTOR`` times the baseline.
+
+    The baseline is taken just before, in the same test, against the same target, so the bound
+    adapts to the box instead of naming a wall-clock time. A shared machine still stalls now and
+    then (CI once saw one step of 630 ms against a 4.6 ms baseline, where this attack takes ~3 ms),
+    so an attempt over the bound is repeated, up to ``attempts`` in all, and the best one is
+    judged: the handling these cases guard against (per-byte work, quadratic parsing, disk writes
+    on the loop) is slow every time, a stall is not. Each attempt sends a fresh ``attack()``.
+    """
+    tried: list[ProbeReport] = []
+    for _ in range(attempts):
+        result, report = await _attempt(probe_client, attack, min_probes)
+        tried.append(report)
+        print(report)
+        if report.worst_s <= report.limit_s:
+            return result, report
+    raise AssertionError("/health/live stalled during the attack in every attempt: "
+                         + "; ".join(str(r) for r in tried))
 
 
 # ---- a real server ------------------------------------------------------------------------

@@ -77,9 +77,8 @@ async def test_cve_2024_24762_content_type_backslash_redos(client: httpx.AsyncCl
     """CVE-2024-24762 (python-multipart/FastAPI Content-Type option-parsing ReDoS): a Content-Type with a
     long backslash run is a quick 4xx while the app keeps answering."""
     await warm_upload(client, user)
-    attack = client.post("/api/v1/files", content=f"--{BOUNDARY}\r\n".encode(),
-                         headers={**user.headers, "Content-Type": content_type})
-    r, _ = await probed(client, attack)
+    r, _ = await probed(client, lambda: client.post("/api/v1/files", content=f"--{BOUNDARY}\r\n".encode(),
+                                                    headers={**user.headers, "Content-Type": content_type}))
     assert_problem(r, status)
 
 
@@ -96,7 +95,7 @@ async def test_cve_2024_53981_large_preamble_or_epilogue(client: httpx.AsyncClie
     boundary): megabytes of preamble or epilogue are handled in bounded time."""
     await warm_upload(client, user)
     body = multipart(part("file", b"payload", "p.txt", "text/plain"), preamble=preamble, epilogue=epilogue)
-    r, _ = await probed(client, client.post("/api/v1/files", content=body, headers=mp_headers(user)))
+    r, _ = await probed(client, lambda: client.post("/api/v1/files", content=body, headers=mp_headers(user)))
     expect(r, status)
     if status == 201:
         assert r.json()["size"] == len(b"payload")
@@ -106,8 +105,8 @@ async def test_1001_fields_refused(client: httpx.AsyncClient, user: UserHandle, 
     """API4:2023 / CVE-2024-47874 family: 1001 form fields are refused (400) and nothing is stored."""
     before = stored_files(settings)
     fields = [part(f"f{i}", b"v") for i in range(1001)]
-    r, _ = await probed(client, client.post("/api/v1/files", content=multipart(*fields, part("file", b"x", "x.txt")),
-                                            headers=mp_headers(user)))
+    form = multipart(*fields, part("file", b"x", "x.txt"))
+    r, _ = await probed(client, lambda: client.post("/api/v1/files", content=form, headers=mp_headers(user)))
     body = assert_problem(r, 400)
     assert "fields" in body["detail"]
     assert stored_files(settings) == before
@@ -117,8 +116,8 @@ async def test_1001_files_refused(client: httpx.AsyncClient, user: UserHandle, s
     """API4:2023: 1001 file parts are refused (400) before any is stored."""
     before = stored_files(settings)
     files = [part("files", b"v", f"f{i}.txt", "text/plain") for i in range(1001)]
-    r, _ = await probed(client, client.post("/api/v1/files/batch", content=multipart(*files),
-                                            headers=mp_headers(user)))
+    r, _ = await probed(client, lambda: client.post("/api/v1/files/batch", content=multipart(*files),
+                                                    headers=mp_headers(user)))
     body = assert_problem(r, 400)
     assert "files" in body["detail"]
     assert stored_files(settings) == before
@@ -152,7 +151,7 @@ async def test_cve_2024_47874_large_non_file_field(client: httpx.AsyncClient, us
     await warm_upload(client, user)
     before = stored_files(settings)
     body = multipart(part("note", b"z" * 2_000_000), part("file", b"x", "x.txt", "text/plain"))
-    r, _ = await probed(client, client.post("/api/v1/files", content=body, headers=mp_headers(user)))
+    r, _ = await probed(client, lambda: client.post("/api/v1/files", content=body, headers=mp_headers(user)))
     assert_problem(r, 400)
     assert stored_files(settings) == before
 
@@ -228,8 +227,7 @@ async def test_cve_2025_62727_many_ranges_bounded(client: httpx.AsyncClient, use
     meta = await warm_upload(client, user)
     url = f"/api/v1/files/{meta['id']}/content"
     expect(await client.get(url, headers={**user.headers, "Range": "bytes=0-0"}), 206)  # warm the path
-    attack = client.get(url, headers={**user.headers, "Range": "bytes=" + "0-0," * 5000})
-    r, _ = await probed(client, attack)
+    r, _ = await probed(client, lambda: client.get(url, headers={**user.headers, "Range": "bytes=" + "0-0," * 5000}))
     assert_problem(r, 416)
     assert r.headers["content-range"] == f"bytes */{meta['size']}"
 
@@ -283,9 +281,8 @@ async def test_cve_2025_54121_upload_over_spool_size_keeps_loop_free(live: LiveS
     user = await live_user(live)
     content = os.urandom(2 * 1024 * 1024 + 123)
     async with live.client() as attacker, live.client() as prober:
-        attack = attacker.post("/api/v1/files", files={"file": ("big.bin", content, "application/octet-stream")},
-                               headers=user.headers)
-        r, report = await probed(prober, attack)
+        r, report = await probed(prober, lambda: attacker.post(
+            "/api/v1/files", files={"file": ("big.bin", content, "application/octet-stream")}, headers=user.headers))
         meta = expect(r, 201).json()
         assert meta["size"] == len(content)
         assert len(report.latencies_s) >= 3
