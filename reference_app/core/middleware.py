@@ -136,8 +136,8 @@ class RequestTelemetryMiddleware:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        has_parent = header(scope, b"traceparent") is not None
-        app = self.app if self.tracer is None else self.tracer.app_for(has_parent, self.app)
+        app = (self.app if self.tracer is None
+               else self.tracer.app_for(header(scope, b"traceparent") is not None, self.app))
         token = request_id_var.set(_request_id(scope, header(scope, b"x-request-id"))[0]) if self.correlation else None
         try:
             await app(scope, receive, send)
