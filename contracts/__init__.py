@@ -12,6 +12,6 @@ Modules, one concept each:
 - ``diff``       document comparison: paths, operations, parameters, bodies, responses, security
 - ``allowlist``  accepting known breaks by rule id + pointer glob, with a reason
 - ``render``     text, markdown and json output
-- ``live``       the live schema of the reference app and its deterministic serialisation
+- ``live``       a target's live schema and its deterministic serialisation
 - ``cli``        ``harness contract export|check|diff``
 """

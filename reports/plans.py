@@ -120,7 +120,7 @@ class ComparePlan:
 
 
 # Calibrated for what compare's measurements on this repository's shared 2-core machine showed
-# (docs/compare.md, "Measured"): the reference app's paced item read (10 users x 10 rps), p50 about
+# (docs/compare.md, "Measured"): the built-in target's paced item read (10 users x 10 rps), p50 about
 # 22 ms with a round-to-round log-sd of about 0.25 (neighbours' CPU share changes from second to
 # second), rps log-sd about 0.08, p95 and p99 about 5 and 10-15 times the p50 (the model: 5 and 10).
 # Many short rounds: the interval narrows with the number of rounds, and round-to-round noise is what

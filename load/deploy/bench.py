@@ -2,9 +2,10 @@
 
     python load/deploy/bench.py [--rounds 3] [--round-seconds 5] [--users 40]
 
-A script, not a timed test: it runs ``harness load run hello`` (the reference app's cheapest endpoint,
-/lab/hello, on one bare uvicorn worker) three ways, each with ``harness load worker`` processes on
-this machine: a local single-process run for reference, then with 1 and 2 remote workers. It
+A script, not a timed test: it runs ``harness load run hello`` (the default target's ``hello``
+experiment: for the built-in target, /lab/hello on one bare uvicorn worker) three ways, each with
+``harness load worker`` processes on this machine: a local single-process run for reference, then
+with 1 and 2 remote workers. It
 prints one Markdown table row per set-up from the results.json files. On a shared 2-core machine
 the server and the workers compete for the same cores: read the figures as indicative.
 """
